@@ -4,7 +4,7 @@ import { parseRouterConfig, type RouterConfig } from '../../src/config/router-co
 import { startRouter, type RunningRouter } from '../../src/router.js';
 import { startSimWorker, type SimWorker, type SimWorkerOptions } from '../../src/sim/server.js';
 import { loadModelAssets } from '../../src/tokenizer/assets.js';
-import { bundledTokenizerDir } from '../../src/tokenizer/bundled.js';
+import { bundledTokenizerDir, type BundledModel } from '../../src/tokenizer/bundled.js';
 
 export const MODEL = 'qwen3-test';
 
@@ -17,16 +17,26 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-let sharedTokenizer: Promise<Tokenizer> | undefined;
+const loadedTokenizers = new Map<BundledModel, Promise<Tokenizer>>();
 
-/** The real Qwen3 tokenizer, loaded once per test process. */
+/** A real bundled tokenizer, loaded once per test process. */
+export function bundledTokenizer(name: BundledModel): Promise<Tokenizer> {
+  let t = loadedTokenizers.get(name);
+  if (!t) {
+    t = loadTokenizer(`${bundledTokenizerDir(name)}/tokenizer.json`, 'native');
+    loadedTokenizers.set(name, t);
+  }
+  return t;
+}
+
 export function qwen3Tokenizer(): Promise<Tokenizer> {
-  sharedTokenizer ??= loadTokenizer(`${bundledTokenizerDir('qwen3')}/tokenizer.json`, 'native');
-  return sharedTokenizer;
+  return bundledTokenizer('qwen3');
 }
 
 export interface HarnessOptions {
   workers?: number;
+  /** The model whose real tokenizer and template the workers and the router use (default qwen3). */
+  bundled?: BundledModel;
   sim?: Partial<SimWorkerOptions>;
   routerArgs?: string[];
   config?: Partial<RouterConfig>;
@@ -34,8 +44,8 @@ export interface HarnessOptions {
 
 /** Simulated SRT workers on loopback gRPC, the router on an ephemeral HTTP port, and an official OpenAI client. */
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const dir = bundledTokenizerDir('qwen3');
-  const tokenizer = await qwen3Tokenizer();
+  const dir = bundledTokenizerDir(opts.bundled ?? 'qwen3');
+  const tokenizer = await bundledTokenizer(opts.bundled ?? 'qwen3');
   const assets = await loadModelAssets(dir);
   const workers: SimWorker[] = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) {
