@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { HARMONY_PARSER, isHarmonyParserName } from '../parsers/harmony/detect.js';
 import { REASONING_PARSER_NAMES, resolveReasoningParserName } from '../parsers/reasoning/registry.js';
 import { resolveToolParserName, TOOL_PARSER_NAMES } from '../parsers/tools/registry.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './args.js';
@@ -24,9 +25,9 @@ export interface RouterConfig {
   healthCheckTimeoutSecs: number;
   workerStartupTimeoutSecs: number;
   requestIdHeaders: string[];
-  /** 'auto', 'none' or a canonical reasoning parser name. */
+  /** 'auto', 'none', 'harmony' (GPT-OSS) or a canonical reasoning parser name. */
   reasoningParser: string;
-  /** 'auto', 'none' or a canonical tool-call parser name. */
+  /** 'auto', 'none', 'harmony' (GPT-OSS) or a canonical tool-call parser name. */
   toolCallParser: string;
 }
 
@@ -83,14 +84,14 @@ export const ROUTER_FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     default: 'auto',
     metavar: 'NAME',
-    help: `Splits reasoning from the answer: auto (from the model's architecture, template and name), none, or one of ${REASONING_PARSER_NAMES.join(', ')} (SGLang names accepted)`,
+    help: `Splits reasoning from the answer: auto (from the model's architecture, template and name), none, harmony (GPT-OSS; also gpt-oss), or one of ${REASONING_PARSER_NAMES.join(', ')} (SGLang names accepted)`,
   },
   {
     name: 'tool-call-parser',
     kind: 'string',
     default: 'auto',
     metavar: 'NAME',
-    help: `Reads tool calls out of the model's text: auto, none, or one of ${TOOL_PARSER_NAMES.join(', ')} (SGLang names accepted)`,
+    help: `Reads tool calls out of the model's text: auto, none, harmony (GPT-OSS; also gpt-oss), or one of ${TOOL_PARSER_NAMES.join(', ')} (SGLang names accepted)`,
   },
   { name: 'help', kind: 'boolean', aliases: ['h'], help: 'Show this help' },
 ];
@@ -143,8 +144,9 @@ export function parseRouterConfig(argv: readonly string[], opts: { requireWorker
 
 function parserChoice(flag: string, value: string, resolve: (n: string) => string | undefined, names: readonly string[]): string {
   if (value === 'auto' || value === 'none') return value;
+  if (isHarmonyParserName(value)) return HARMONY_PARSER;
   const canonical = resolve(value);
-  if (canonical === undefined) throw new UsageError(`--${flag}: unknown parser '${value}'; valid names: auto, none, ${names.join(', ')}`);
+  if (canonical === undefined) throw new UsageError(`--${flag}: unknown parser '${value}'; valid names: auto, none, harmony, ${names.join(', ')}`);
   return canonical;
 }
 

@@ -1,12 +1,13 @@
 import { decideThinking } from '../parsers/reasoning/thinking.js';
-import { structuralTagBuilder } from '../parsers/tools/structural-tags.js';
+import { harmonyToolTag, structuralTagBuilder } from '../parsers/tools/structural-tags.js';
 import type { ToolCallDelta } from '../parsers/types.js';
 import type { ChatRequest } from '../protocol/openai.js';
-import type { ChoiceParsing } from './choice-parsing.js';
+import type { ChoiceOutputParser } from './choice-parsing.js';
 import type { PipelineContext, RequestMeta } from './context.js';
 import type { Generation } from './generation.js';
+import { HARMONY_STOP_IDS, harmonyTokenText } from './harmony-output.js';
 import type { TokenLogprob } from './logprobs.js';
-import { callId, choiceParsing, needsSpecialTokens, parseChoice, planOutput, type OutputPlan } from './output-plan.js';
+import { callId, choiceParsing, isParsed, needsSpecialTokens, parseChoice, planOutput, type OutputPlan } from './output-plan.js';
 import { checkContextLength, decoderOptions, setupStops, startGeneration, workerShouldStream } from './prepared.js';
 import { buildChatGenerateRequest } from './request-builder.js';
 import { resolveRequestId } from './request-id.js';
@@ -33,11 +34,9 @@ function hasOwnConstraint(req: ChatRequest): boolean {
 
 export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: RequestMeta): Promise<ChatRun> {
   const model = ctx.model;
-  const tools = planTools(
-    req,
-    hasOwnConstraint(req),
-    model.toolParserConfigured && model.toolParser ? structuralTagBuilder(model.toolParser) : undefined,
-  );
+  // Harmony constrains tool calls with its own structural tag whatever the flags say (parsers.md §4).
+  const tagBuilder = model.harmony ? harmonyToolTag : model.toolParserConfigured && model.toolParser ? structuralTagBuilder(model.toolParser) : undefined;
+  const tools = planTools(req, hasOwnConstraint(req), tagBuilder);
   const thinking = decideThinking(model.thinking, { chatTemplateKwargs: req.chat_template_kwargs, reasoningEffort: req.reasoning_effort });
   // Explicit chat_template_kwargs win over what reasoning_effort implies.
   const kwargs: Record<string, unknown> = { ...thinking.templateKwargs };
@@ -46,7 +45,7 @@ export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: Re
   const continueFinal = req.continue_final_message === true && req.messages[req.messages.length - 1]?.role === 'assistant';
 
   const stops = req.stop;
-  const stopTokenIds = req.stop_token_ids;
+  const stopTokenIds = model.harmony ? [...req.stop_token_ids, ...HARMONY_STOP_IDS] : req.stop_token_ids;
   const [prepared, stopSetup] = await Promise.all([
     model.prep.renderChat({
       messages: req.messages,
@@ -67,6 +66,7 @@ export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: Re
     tools,
     messages: req.messages,
     modelId: model.id,
+    ...(model.harmony ? { harmony: harmonyTokenText(model.tokenizer) } : {}),
   });
   const id = resolveRequestId({ rid: req.rid, headerId: meta.headerRequestId, prefix: 'chatcmpl-' });
   const skipSpecialTokens = req.skip_special_tokens && !needsSpecialTokens(output, tools);
@@ -87,7 +87,7 @@ export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: Re
     { skipSpecialTokens, ignoreEos: req.ignore_eos, noStopTrim: req.no_stop_trim, stops, stopTokenIds },
     stopSetup,
   );
-  const generation = startGeneration(ctx, meta, request, decoder, stopSetup, req.logprobs);
+  const generation = startGeneration(ctx, meta, request, decoder, stopSetup, req.logprobs, model.harmony);
   return {
     id,
     created: Math.floor(meta.startedAt / 1000),
@@ -119,6 +119,15 @@ function logprobsField(lp: TokenLogprob[] | undefined): { content: unknown[] } |
   return { content: lp.map(({ token, logprob, bytes, top_logprobs }) => ({ token, logprob, bytes, top_logprobs })) };
 }
 
+/** Usage with the reasoning tokens a parser counted where the engine reported none. */
+function chatUsage(run: ChatRun, counted: readonly (number | undefined)[]): Usage {
+  const choices = run.generation.usage().map((u, i) => {
+    const r = counted[i];
+    return r !== undefined && u.reasoningTokens === 0 ? { ...u, reasoningTokens: r } : u;
+  });
+  return toUsage(choices, run.promptTokens);
+}
+
 /** A call is reported as `tool_calls` unless the engine ran out of tokens (then the call may be cut short). */
 function finalReason(reason: string, calledTools: boolean): string {
   return calledTools && reason !== 'length' ? 'tool_calls' : reason;
@@ -127,8 +136,8 @@ function finalReason(reason: string, calledTools: boolean): string {
 /** OpenAI chat.completion.chunk objects: a role delta first per choice, content deltas, a finish chunk, then usage. */
 export function chatStream(run: ChatRun): StreamSource {
   const started = new Array<boolean>(run.n).fill(false);
-  const parsing: (ChoiceParsing | undefined)[] = new Array(run.n);
-  const parsed = run.output.reasoning !== undefined || run.output.tools !== undefined;
+  const parsing: (ChoiceOutputParser | undefined)[] = new Array(run.n);
+  const parsed = isParsed(run.output);
   // Content deltas are most of a stream's events: they are serialised from a fixed prefix instead of
   // building and stringifying a fresh object per token (same JSON, field for field).
   const head = JSON.stringify(chunk(run, [])).slice(0, -3) + '[{"index":';
@@ -167,7 +176,7 @@ export function chatStream(run: ChatRun): StreamSource {
         if (parsed) {
           const p = (parsing[ev.index] ??= choiceParsing(run.output));
           if (ev.logprobs) pendingLogprobs[ev.index] = (pendingLogprobs[ev.index] ?? []).concat(ev.logprobs);
-          emitParsed(ev.index, p.push(ev.text), emit);
+          emitParsed(ev.index, p.push(ev.text, ev.ids), emit);
         } else if (ev.logprobs) {
           emit(chunk(run, [{ index: ev.index, delta: { content: ev.text }, logprobs: logprobsField(ev.logprobs), finish_reason: null }]));
         } else if (ev.text !== '') {
@@ -186,7 +195,7 @@ export function chatStream(run: ChatRun): StreamSource {
       emit(chunk(run, [choice]));
     },
     (emit) => {
-      if (run.includeUsage) emit(chunk(run, [], toUsage(run.generation.usage(), run.promptTokens)));
+      if (run.includeUsage) emit(chunk(run, [], chatUsage(run, parsing.map((p) => p?.reasoningTokens))));
     },
   );
 }
@@ -196,6 +205,8 @@ export interface CollectedChoice {
   logprobs: TokenLogprob[] | undefined;
   finishReason: string | null;
   matchedStop?: string | number;
+  /** The output token ids, when the generation passes them (Harmony). */
+  ids?: number[];
 }
 
 /** Runs a generation to its end and gathers each choice's text (choice order = index). */
@@ -206,6 +217,7 @@ export async function collectChoices(generation: Startable, n: number, logprobs:
     const c = out[ev.index]!;
     if (ev.kind === 'text') {
       parts[ev.index]!.push(ev.text);
+      if (ev.ids) for (const id of ev.ids) (c.ids ??= []).push(id);
       if (ev.logprobs && c.logprobs) for (const l of ev.logprobs) c.logprobs.push(l);
     } else {
       c.finishReason = ev.finishReason;
@@ -218,6 +230,7 @@ export async function collectChoices(generation: Startable, n: number, logprobs:
 
 export async function collectChat(run: ChatRun, logprobs: boolean): Promise<Record<string, unknown>> {
   const choices = await collectChoices(run.generation, run.n, logprobs);
+  const parsed = choices.map((c) => parseChoice(run.output, c.text, c.ids ?? []));
   return {
     id: run.id,
     object: 'chat.completion',
@@ -225,7 +238,7 @@ export async function collectChat(run: ChatRun, logprobs: boolean): Promise<Reco
     model: run.model,
     system_fingerprint: run.systemFingerprint,
     choices: choices.map((c, index) => {
-      const m = parseChoice(run.output, c.text);
+      const m = parsed[index]!;
       const message: Record<string, unknown> = { role: 'assistant', content: m.content.trim() === '' ? null : m.content };
       if (m.reasoning) message['reasoning_content'] = m.reasoning;
       if (m.calls.length) {
@@ -244,6 +257,9 @@ export async function collectChat(run: ChatRun, logprobs: boolean): Promise<Reco
       if (c.matchedStop !== undefined) choice['matched_stop'] = c.matchedStop;
       return choice;
     }),
-    usage: toUsage(run.generation.usage(), run.promptTokens),
+    usage: chatUsage(
+      run,
+      parsed.map((m) => m.reasoningTokens),
+    ),
   };
 }

@@ -46,11 +46,20 @@ export interface ChoiceParsingOptions {
   maxCalls?: number;
 }
 
+/** One choice's output parser: text parsers read an event's text, Harmony its token ids. */
+export interface ChoiceOutputParser {
+  push(text: string, ids: readonly number[] | undefined): ParsedDelta;
+  finish(): ParsedDelta;
+  readonly sawToolCalls: boolean;
+  /** Reasoning tokens the parser counted, for parsers that see tokens (Harmony). */
+  readonly reasoningTokens?: number;
+}
+
 /**
  * Splits one choice's text stream into reasoning, content and tool-call deltas. Reasoning is
  * separated first; the tool parser only ever sees text that is outside the reasoning.
  */
-export class ChoiceParsing {
+export class ChoiceParsing implements ChoiceOutputParser {
   private calls = 0;
 
   constructor(private readonly opts: ChoiceParsingOptions) {}

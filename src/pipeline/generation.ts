@@ -1,13 +1,13 @@
 import type { GenerateComplete, GenerateRequest, GenerateResponse, GenerateStreamChunk } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
 import { ApiError } from '../errors.js';
 import type { Tokenizer } from '../../native/tokenizer.js';
-import { createSequenceDecoder, type SequenceDecoder, type SequenceDecoderOptions } from '../tokenizer/sequence-decoder.js';
+import { createSequenceDecoder, type DecodeStep, type SequenceDecoder, type SequenceDecoderOptions } from '../tokenizer/sequence-decoder.js';
 import { legacyGenerateErrorToApiError } from '../workers/grpc-errors.js';
 import type { GenerateCall, WorkerClient } from '../workers/worker-client.js';
 import { convertOutputLogprobs, type TokenLogprob } from './logprobs.js';
 
 export type OutputEvent =
-  | { kind: 'text'; index: number; text: string; logprobs?: TokenLogprob[] }
+  | { kind: 'text'; index: number; text: string; logprobs?: TokenLogprob[]; ids?: readonly number[] }
   | { kind: 'finish'; index: number; finishReason: string; matchedStop?: string | number };
 
 export interface ChoiceUsage {
@@ -32,6 +32,11 @@ export interface GenerationSpec {
   /** Stop strings the engine enforces as single token ids: reported as the string, like a router-side match. */
   stopIdToString?: ReadonlyMap<number, string>;
   logprobs: boolean;
+  /**
+   * Text events also carry the token ids they came from (those before a stop token), for output
+   * parsed on ids (Harmony); such events are sent even when the ids decode to no text yet.
+   */
+  withIds?: boolean;
   deadline?: number;
   metadata?: Record<string, string>;
 }
@@ -186,7 +191,8 @@ export class Generation {
       if (lp.length) st.pendingLogprobs = st.pendingLogprobs ? st.pendingLogprobs.concat(lp) : lp;
     }
     const step = st.decoder.push(ids);
-    if (step.text) this.emitText(st, index, step.text);
+    const kept = this.spec.withIds ? idsBeforeStop(ids, step) : undefined;
+    if (step.text || (kept !== undefined && kept.length > 0)) this.emitText(st, index, step.text, kept);
     if (step.stopped) {
       st.done = true;
       const tail = st.decoder.finish();
@@ -209,11 +215,20 @@ export class Generation {
     this.sink!.event({ kind: 'finish', index, finishReason: c.finishReason || 'stop', ...(matched === undefined ? {} : { matchedStop: matched }) });
   }
 
-  private emitText(st: ChoiceState, index: number, text: string): void {
+  private emitText(st: ChoiceState, index: number, text: string, ids?: readonly number[]): void {
     const lp = st.pendingLogprobs;
     st.pendingLogprobs = undefined;
-    this.sink!.event(lp ? { kind: 'text', index, text, logprobs: lp } : { kind: 'text', index, text });
+    const ev: OutputEvent = lp ? { kind: 'text', index, text, logprobs: lp } : { kind: 'text', index, text };
+    if (ids !== undefined) ev.ids = ids;
+    this.sink!.event(ev);
   }
+}
+
+/** The ids of one push that count as output: all of them, or those before the stop token that ended it. */
+function idsBeforeStop(ids: number[], step: DecodeStep): number[] {
+  if (!step.stopped || typeof step.matchedStop !== 'number') return ids;
+  const cut = ids.indexOf(step.matchedStop);
+  return cut < 0 ? ids : ids.slice(0, cut);
 }
 
 /**

@@ -4,7 +4,9 @@ import { jsonFamily } from '../parsers/tools/json.js';
 import { toolParserFamily } from '../parsers/tools/registry.js';
 import type { ToolParserFamily, ToolSpec } from '../parsers/types.js';
 import type { ChatMessage } from '../protocol/openai.js';
-import { ChoiceParsing, NamedCallParser, parseComplete, toolCallId, type ParsedMessage } from './choice-parsing.js';
+import type { HarmonyTokenText } from '../parsers/harmony/parser.js';
+import { ChoiceParsing, NamedCallParser, parseComplete, toolCallId, type ChoiceOutputParser, type ParsedMessage } from './choice-parsing.js';
+import { HarmonyChoiceParsing, parseHarmonyChoice } from './harmony-output.js';
 import type { ToolPlan } from './tool-plan.js';
 
 /** Parsers that need their markers as text: the decoder must keep special tokens for them. */
@@ -14,6 +16,8 @@ const SPECIAL_TOKEN_REASONING = new Set(['inkling', 'kimi_k3']);
 export interface OutputPlan {
   reasoning?: { name: string; started: boolean; stripped: boolean };
   tools?: { family: ToolParserFamily; specs: readonly ToolSpec[] } | { named: string };
+  /** GPT-OSS: every choice is parsed on its token ids by the Harmony parser, never as text. */
+  harmony?: HarmonyTokenText;
   maxCalls?: number;
   /** Calls in earlier assistant turns (Kimi numbers its call ids across the conversation). */
   historyCalls: number;
@@ -28,8 +32,14 @@ export function planOutput(opts: {
   tools: ToolPlan;
   messages: readonly ChatMessage[];
   modelId: string;
+  harmony?: HarmonyTokenText;
 }): OutputPlan {
   const plan: OutputPlan = { historyCalls: 0, modelId: opts.modelId };
+  if (opts.tools.maxCalls !== undefined) plan.maxCalls = opts.tools.maxCalls;
+  if (opts.harmony) {
+    plan.harmony = opts.harmony;
+    return plan;
+  }
   if (opts.separateReasoning && opts.reasoningParser) {
     plan.reasoning = { name: opts.reasoningParser, started: opts.thinking.reasoningStarted, stripped: opts.thinking.thinkStartStripped };
   }
@@ -37,7 +47,6 @@ export function planOutput(opts: {
   if (t.mode === 'named') plan.tools = { named: t.namedFunction! };
   else if (t.mode === 'required') plan.tools = { family: jsonFamily, specs: t.specs };
   else if (t.mode === 'parser' && opts.toolParser) plan.tools = { family: toolParserFamily(opts.toolParser)!, specs: t.specs };
-  if (t.maxCalls !== undefined) plan.maxCalls = t.maxCalls;
   for (const m of opts.messages) if (m.role === 'assistant' && m.tool_calls) plan.historyCalls += m.tool_calls.length;
   return plan;
 }
@@ -48,7 +57,13 @@ export function needsSpecialTokens(plan: OutputPlan, tools: ToolPlan): boolean {
   return plan.tools !== undefined && tools.constraint?.$case !== 'jsonSchema';
 }
 
-export function choiceParsing(plan: OutputPlan): ChoiceParsing {
+/** Whether choices need a parser at all (otherwise their text is the content, verbatim). */
+export function isParsed(plan: OutputPlan): boolean {
+  return plan.reasoning !== undefined || plan.tools !== undefined || plan.harmony !== undefined;
+}
+
+export function choiceParsing(plan: OutputPlan): ChoiceOutputParser {
+  if (plan.harmony) return new HarmonyChoiceParsing(plan.harmony, plan.maxCalls);
   let reasoning;
   if (plan.reasoning) {
     reasoning = createReasoningParser(plan.reasoning.name);
@@ -64,7 +79,9 @@ export function choiceParsing(plan: OutputPlan): ChoiceParsing {
   });
 }
 
-export function parseChoice(plan: OutputPlan, text: string): ParsedMessage {
+/** Complete-mode parse of one choice; Harmony reads `ids` (and counts its reasoning tokens). */
+export function parseChoice(plan: OutputPlan, text: string, ids: readonly number[]): ParsedMessage & { reasoningTokens?: number } {
+  if (plan.harmony) return parseHarmonyChoice(plan.harmony, ids, plan.maxCalls);
   const r = plan.reasoning;
   const reasoning = r ? (t: string) => parseReasoningComplete(r.name, t, { reasoningStarted: r.started, thinkStartStripped: r.stripped }) : undefined;
   return parseComplete(text, reasoning, plan.tools, plan.maxCalls);

@@ -61,6 +61,7 @@ export function startGeneration(
   decoder: SequenceDecoderOptions,
   stopSetup: StopSetup,
   logprobs: boolean,
+  withIds = false,
 ): Generation {
   const worker = ctx.pool.pick();
   return new Generation({
@@ -70,6 +71,7 @@ export function startGeneration(
     decoder,
     stopIdToString: stopSetup.stopIdToString,
     logprobs,
+    withIds,
     deadline: meta.startedAt + ctx.requestTimeoutMs,
     metadata: meta.forward,
   });

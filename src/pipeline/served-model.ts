@@ -3,12 +3,14 @@ import { basename } from 'node:path';
 import { loadTokenizer, type Tokenizer } from '../../native/tokenizer.js';
 import type { RouterConfig } from '../config/router-config.js';
 import type { GetModelInfoResponse } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
+import { HARMONY_PARSER, isHarmonyModel, type HarmonyModelIdentity } from '../parsers/harmony/detect.js';
 import { detectReasoningParser } from '../parsers/reasoning/registry.js';
 import { detectThinkingToggle, type ThinkingToggle } from '../parsers/reasoning/thinking.js';
 import { detectToolParser } from '../parsers/tools/registry.js';
 import { loadModelAssets, resolveModelDir, type ModelAssets } from '../tokenizer/assets.js';
 import { PrepPool } from '../tokenizer/prep-pool.js';
 import type { WorkerPool } from '../workers/worker-pool.js';
+import { harmonyTokenizerMismatch } from './harmony-output.js';
 import { parseDefaultSamplingParams, type ModelSamplingDefaults } from './request-builder.js';
 
 /** The one model this router serves: its tokenizer (for decoding on the event loop), assets and prep pool. */
@@ -24,6 +26,11 @@ export interface ServedModel {
   maxContextLength?: number;
   weightVersion?: string;
   prep: PrepPool;
+  /**
+   * GPT-OSS: prompts are rendered in the Harmony format and output is parsed on token ids; the
+   * text reasoning and tool-call parsers are not used.
+   */
+  harmony: boolean;
   /** Canonical reasoning parser, when the model's output has reasoning to separate. */
   reasoningParser?: string;
   /** Canonical tool-call parser, when the model's tool calls can be read. */
@@ -90,8 +97,6 @@ export async function loadServedModel(config: RouterConfig, pool: WorkerPool): P
   const dir = resolveTokenizerDir(config, info);
   const assets = await loadModelAssets(dir, config.chatTemplate ? { chatTemplatePath: config.chatTemplate } : undefined);
   const tokenizer = await loadTokenizer(assets.tokenizerJsonPath, config.tokenizerBackend);
-  const prep = new PrepPool({ dir, backend: config.tokenizerBackend, ...(config.chatTemplate ? { chatTemplatePath: config.chatTemplate } : {}) }, config.prepThreads);
-  await prep.warmUp();
 
   const id = config.servedModelName ?? (info?.servedModelName || undefined) ?? basename(config.modelPath ?? dir);
   const aliases = new Set<string>([id]);
@@ -102,8 +107,14 @@ export async function loadServedModel(config: RouterConfig, pool: WorkerPool): P
     chatTemplate: assets.chatTemplate,
     names: [...aliases, dir],
   };
-  const reasoningParser = config.reasoningParser === 'auto' ? detectReasoningParser(identity) : config.reasoningParser === 'none' ? undefined : config.reasoningParser;
-  const toolParser = config.toolCallParser === 'auto' ? detectToolParser(identity) : config.toolCallParser === 'none' ? undefined : config.toolCallParser;
+  const harmony = wantsHarmony(config, identity, tokenizer);
+  const prepRef = { dir, backend: config.tokenizerBackend, ...(config.chatTemplate ? { chatTemplatePath: config.chatTemplate } : {}), ...(harmony ? { harmony } : {}) };
+  const prep = new PrepPool(prepRef, config.prepThreads);
+  await prep.warmUp();
+
+  const pick = (flag: string, detect: () => string | undefined) => (harmony || flag === 'none' ? undefined : flag === 'auto' ? detect() : flag);
+  const reasoningParser = pick(config.reasoningParser, () => detectReasoningParser(identity));
+  const toolParser = pick(config.toolCallParser, () => detectToolParser(identity));
   const model: ServedModel = {
     id,
     aliases,
@@ -114,6 +125,7 @@ export async function loadServedModel(config: RouterConfig, pool: WorkerPool): P
     defaults: assets.defaultSamplingParams,
     ...(assets.maxContextLength ? { maxContextLength: assets.maxContextLength } : {}),
     prep,
+    harmony,
     ...(reasoningParser ? { reasoningParser } : {}),
     ...(toolParser ? { toolParser } : {}),
     toolParserConfigured: toolParser !== undefined && config.toolCallParser !== 'auto',
@@ -121,6 +133,18 @@ export async function loadServedModel(config: RouterConfig, pool: WorkerPool): P
   };
   if (info) applyWorkerInfo(model, info);
   return model;
+}
+
+/**
+ * Harmony when a parser flag names it (the tokenizer must then have the o200k_harmony markers), or
+ * when the model looks like GPT-OSS and its tokenizer agrees (a look-alike name alone is not enough).
+ */
+function wantsHarmony(config: RouterConfig, identity: HarmonyModelIdentity, tokenizer: Tokenizer): boolean {
+  const forced = config.reasoningParser === HARMONY_PARSER || config.toolCallParser === HARMONY_PARSER;
+  if (!forced && !isHarmonyModel(identity)) return false;
+  const mismatch = harmonyTokenizerMismatch(tokenizer);
+  if (mismatch !== null && forced) throw new StartupError(`the Harmony parser needs the o200k_harmony tokenizer: ${mismatch}`);
+  return mismatch === null;
 }
 
 /** The worker's view of the model wins where it has one: it is what actually serves. */

@@ -28,7 +28,7 @@ Options:
   --block-size N            prefix-cache block size in tokens (default 16)
   --max-running N           batch width per DP rank; the rest wait FIFO (default 256)
   --dp-size N               data-parallel ranks reported and simulated (default 1)
-  --output-style S          reply format without a reply directive: plain (prose) or qwen3
+  --output-style S          reply format without a reply directive: plain (prose), qwen3 or gpt-oss (Harmony)
                             (<think> reasoning, then a <tool_call> when the prompt declares tools) (default plain)
   -h, --help                show this help
 `;

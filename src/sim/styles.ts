@@ -4,9 +4,11 @@
  * does with enable_thinking=false), then either a `<tool_call>` for the first tool the prompt
  * declares, or a prose answer.
  */
-export type OutputStyle = 'plain' | 'qwen3';
+import { harmonyReply } from './harmony-style.js';
 
-export const OUTPUT_STYLES: readonly OutputStyle[] = ['plain', 'qwen3'];
+export type OutputStyle = 'plain' | 'qwen3' | 'gpt-oss';
+
+export const OUTPUT_STYLES: readonly OutputStyle[] = ['plain', 'qwen3', 'gpt-oss'];
 
 const THOUGHTS = [
   'The user asked a direct question, so a short answer is enough.',
@@ -64,6 +66,7 @@ function argumentsFor(tool: ToolDecl): Record<string, unknown> {
 
 export function styledReply(style: OutputStyle, prompt: string, seed: number): string | undefined {
   if (style === 'plain') return undefined;
+  if (style === 'gpt-oss') return harmonyReply(prompt, seed);
   const thinkingOff = /<\/think>\s*$/.test(prompt);
   const think = thinkingOff ? '' : `<think>\n${THOUGHTS[seed % THOUGHTS.length]}\n</think>\n\n`;
   const tool = firstTool(prompt);

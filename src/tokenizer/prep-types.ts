@@ -3,6 +3,8 @@ export interface ModelRef {
   dir: string;
   chatTemplatePath?: string;
   backend: 'native' | 'js';
+  /** GPT-OSS: chat prompts are rendered in the Harmony format, not by a chat template. */
+  harmony?: boolean;
 }
 
 export interface ChatPrepTask {

@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina';
 import { loadTokenizer, type Tokenizer } from '../../native/tokenizer.js';
 import { ApiError } from '../errors.js';
+import { renderHarmonyPrompt, type HarmonyFunctionTool } from '../parsers/harmony/encoder.js';
 import { loadModelAssets } from './assets.js';
 import { ChatTemplate } from './chat-template.js';
 import { normalizeMessages } from './messages.js';
@@ -21,7 +22,8 @@ function load(ref: ModelRef): Promise<LoadedModel> {
     m = (async () => {
       const assets = await loadModelAssets(ref.dir, ref.chatTemplatePath ? { chatTemplatePath: ref.chatTemplatePath } : undefined);
       const tokenizer = await loadTokenizer(assets.tokenizerJsonPath, ref.backend);
-      const template = assets.chatTemplate === undefined ? undefined : new ChatTemplate(assets.chatTemplate, assets.specialTokens);
+      // A Harmony model's prompt is never templated: its (optional) template is not even compiled.
+      const template = ref.harmony || assets.chatTemplate === undefined ? undefined : new ChatTemplate(assets.chatTemplate, assets.specialTokens);
       return { tokenizer, template };
     })();
     models.set(key, m);
@@ -54,6 +56,17 @@ export default async function prepare(task: PrepTask): Promise<ChatPrepResult | 
     if (task.op === 'encode') {
       const ids = await Promise.all(task.texts.map((t) => model.tokenizer.encode(t, task.addSpecialTokens)));
       return { ok: true, ids };
+    }
+    if (task.model.harmony) {
+      const reasoningEffort = task.kwargs?.['reasoning_effort'];
+      const text = renderHarmonyPrompt({
+        messages: task.messages,
+        ...(task.tools ? { tools: task.tools as HarmonyFunctionTool[] } : {}),
+        ...(typeof reasoningEffort === 'string' ? { reasoningEffort } : {}),
+      });
+      // The rendered markers are literal special tokens: the tokenizer maps each to its single id.
+      const ids = await model.tokenizer.encode(text, false);
+      return transferIds({ ok: true, text, ids }, ids);
     }
     if (!model.template) {
       throw new ApiError(400, 'this model has no chat template; pass --chat-template or use /v1/completions', { code: 'chat_template_missing' });

@@ -276,7 +276,11 @@ export class HarmonyStreamParser {
 
 /** One-shot parse of a whole output; equal to the concatenation of any streamed parse. */
 export function parseHarmonyComplete(ids: ArrayLike<number>, text: HarmonyTokenText): HarmonyParseResult {
-  const parser = new HarmonyStreamParser(text);
+  return parseAllWith(new HarmonyStreamParser(text), ids);
+}
+
+/** Feeds a fresh parser every id and finishes it; the parser stays readable (reasoningTokens). */
+export function parseAllWith(parser: HarmonyStreamParser, ids: ArrayLike<number>): HarmonyParseResult {
   const result: HarmonyParseResult = { reasoning: '', content: '', calls: [] };
   for (const d of [parser.push(ids), parser.finish()]) {
     result.reasoning += d.reasoning;

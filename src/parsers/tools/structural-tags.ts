@@ -58,6 +58,21 @@ const inkling: Builder = (tools, opts) =>
     opts,
   );
 
+/**
+ * GPT-OSS Harmony (parsers.md §4): a commentary message addressed to `functions.NAME` with JSON
+ * arguments, with or without its `<|start|>assistant` prefix. The tag ends with the arguments:
+ * `<|call|>` is an engine stop token of every Harmony request.
+ */
+export const harmonyToolTag: Builder = (tools, opts) => {
+  const tags: Tag[] = [];
+  for (const t of tools) {
+    const header = `<|channel|>commentary to=functions.${t.function.name}<|constrain|>json<|message|>`;
+    tags.push({ type: 'tag', begin: `<|start|>assistant${header}`, content: schemaOf(t), end: '' });
+    tags.push({ type: 'tag', begin: header, content: schemaOf(t), end: '' });
+  }
+  return triggered(['<|start|>assistant<|channel|>commentary', '<|channel|>commentary'], tags, opts);
+};
+
 const BUILDERS: Readonly<Record<string, Builder>> = { mistral, kimik2, inkling };
 
 /** The structural-tag builder of a tool-call parser, if its format has one. */
