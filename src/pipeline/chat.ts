@@ -1,3 +1,4 @@
+import { invalidParam } from '../errors.js';
 import { decideThinking } from '../parsers/reasoning/thinking.js';
 import { harmonyToolTag, structuralTagBuilder } from '../parsers/tools/structural-tags.js';
 import type { ToolCallDelta } from '../parsers/types.js';
@@ -43,6 +44,9 @@ export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: Re
   if (req.reasoning_effort !== undefined) kwargs['reasoning_effort'] = req.reasoning_effort;
   if (req.chat_template_kwargs) Object.assign(kwargs, req.chat_template_kwargs);
   const continueFinal = req.continue_final_message === true && req.messages[req.messages.length - 1]?.role === 'assistant';
+  if (continueFinal && model.harmony) {
+    throw invalidParam('continue_final_message', 'continue_final_message is not supported for GPT-OSS (Harmony) models: each reply starts a new assistant message');
+  }
 
   const stops = req.stop;
   const stopTokenIds = model.harmony ? [...req.stop_token_ids, ...HARMONY_STOP_IDS] : req.stop_token_ids;

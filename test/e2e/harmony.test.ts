@@ -206,6 +206,19 @@ describe('GPT-OSS through the chat path (Harmony prompt and output)', () => {
     assert.equal((await seen).samplingParams.constraint.$case, 'jsonSchema');
   });
 
+  it('rejects continue_final_message, which a Harmony prompt cannot express', async () => {
+    const res = await postJson(`${h.url}/v1/chat/completions`, {
+      model: MODEL,
+      continue_final_message: true,
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello, ' },
+      ],
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error.param, 'continue_final_message');
+  });
+
   it('returns malformed Harmony output as content instead of failing', async () => {
     const broken = replyDirective('<|channel|>final oops, the header never reached its message marker');
     const res = await h.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: broken }] });
