@@ -28,8 +28,12 @@ Options:
   --block-size N            prefix-cache block size in tokens (default 16)
   --max-running N           batch width per DP rank; the rest wait FIFO (default 256)
   --dp-size N               data-parallel ranks reported and simulated (default 1)
-  --output-style S          reply format without a reply directive: plain (prose), qwen3 or gpt-oss (Harmony)
-                            (<think> reasoning, then a <tool_call> when the prompt declares tools) (default plain)
+  --output-style S          reply format without a reply directive: plain (prose), or a model
+                            family's markup (reasoning where the family has it, then a call of the
+                            first tool the prompt declares, else prose): qwen3, deepseek-r1,
+                            deepseek-v3, llama3-json, llama3-python-tag, mistral, kimi-k2, glm45,
+                            qwen3-coder, gpt-oss (Harmony)
+                            (default plain)
   -h, --help                show this help
 `;
 

@@ -326,8 +326,11 @@ export class GenerateSession {
   }
 }
 
-/** The prompt as text, decoded at both ends only when it is too long to decode whole cheaply. */
+/**
+ * The prompt as text, decoded at both ends only when it is too long to decode whole cheaply. Special
+ * tokens stay: the output styles read the template's markers (tool results, an opened think block).
+ */
 function promptText(tokenizer: SimTokenizer, ids: number[]): string {
-  if (ids.length <= 2 * DIRECTIVE_WINDOW) return tokenizer.decode(ids, true);
-  return `${tokenizer.decode(ids.slice(0, DIRECTIVE_WINDOW), true)}\n${tokenizer.decode(ids.slice(-DIRECTIVE_WINDOW), true)}`;
+  if (ids.length <= 2 * DIRECTIVE_WINDOW) return tokenizer.decode(ids, false);
+  return `${tokenizer.decode(ids.slice(0, DIRECTIVE_WINDOW), false)}\n${tokenizer.decode(ids.slice(-DIRECTIVE_WINDOW), false)}`;
 }

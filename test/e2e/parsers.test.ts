@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type OpenAI from 'openai';
-import { MODEL, postJson, startHarness, type Harness } from '../helpers/harness.js';
+import { MODEL, postJson, startHarness, streamChat, type Harness } from '../helpers/harness.js';
 
 const reply = (text: string) => `<<sim reply="${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}">>`;
 const WEATHER: OpenAI.ChatCompletionTool = {
@@ -14,32 +14,6 @@ const WEATHER: OpenAI.ChatCompletionTool = {
 };
 const TIME: OpenAI.ChatCompletionTool = { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } };
 const call = (name: string, args: unknown) => `<tool_call>\n${JSON.stringify({ name, arguments: args })}\n</tool_call>`;
-
-interface Streamed {
-  content: string;
-  reasoning: string;
-  calls: { id?: string; name: string; arguments: string }[];
-  finish: string | null;
-}
-
-async function streamChat(h: Harness, body: Omit<OpenAI.ChatCompletionCreateParamsStreaming, 'model' | 'stream'>): Promise<Streamed> {
-  const stream = await h.client.chat.completions.create({ model: MODEL, stream: true, ...body });
-  const out: Streamed = { content: '', reasoning: '', calls: [], finish: null };
-  for await (const chunk of stream) {
-    const c = chunk.choices[0];
-    if (!c) continue;
-    out.content += c.delta.content ?? '';
-    out.reasoning += (c.delta as { reasoning_content?: string }).reasoning_content ?? '';
-    for (const t of c.delta.tool_calls ?? []) {
-      const slot = (out.calls[t.index] ??= { name: '', arguments: '' });
-      if (t.id) slot.id = t.id;
-      if (t.function?.name) slot.name = t.function.name;
-      slot.arguments += t.function?.arguments ?? '';
-    }
-    if (c.finish_reason) out.finish = c.finish_reason;
-  }
-  return out;
-}
 
 describe('reasoning and tool calls through the router (Qwen3 formats)', () => {
   let h: Harness;

@@ -123,3 +123,30 @@ export function sseData(text: string): unknown[] {
     .map((b) => b.slice(6))
     .map((d) => (d === '[DONE]' ? d : JSON.parse(d)));
 }
+
+/** A streamed chat completion of one choice, reassembled as the openai SDK delivers it. */
+export interface Streamed {
+  content: string;
+  reasoning: string;
+  calls: { id?: string; name: string; arguments: string }[];
+  finish: string | null;
+}
+
+export async function streamChat(h: Harness, body: Omit<OpenAI.ChatCompletionCreateParamsStreaming, 'model' | 'stream'>): Promise<Streamed> {
+  const stream = await h.client.chat.completions.create({ model: MODEL, stream: true, ...body });
+  const out: Streamed = { content: '', reasoning: '', calls: [], finish: null };
+  for await (const chunk of stream) {
+    const c = chunk.choices[0];
+    if (!c) continue;
+    out.content += c.delta.content ?? '';
+    out.reasoning += (c.delta as { reasoning_content?: string }).reasoning_content ?? '';
+    for (const t of c.delta.tool_calls ?? []) {
+      const slot = (out.calls[t.index] ??= { name: '', arguments: '' });
+      if (t.id) slot.id = t.id;
+      if (t.function?.name) slot.name = t.function.name;
+      slot.arguments += t.function?.arguments ?? '';
+    }
+    if (c.finish_reason) out.finish = c.finish_reason;
+  }
+  return out;
+}

@@ -41,7 +41,7 @@ export interface ModelIdentity {
 }
 
 /** Name patterns on lower-cased ids; `null` means "known not to reason". */
-const NAME_RULES: readonly [RegExp, string | null][] = [
+export const NAME_RULES: readonly [RegExp, string | null][] = [
   [/deepseek[-_]r1/, 'deepseek_r1'],
   [/deepseek[-_]v3[-_.][12]/, 'deepseek_v31'],
   [/deepseek[-_]v4/, 'deepseek_v31'],

@@ -94,7 +94,7 @@ export interface ToolModelIdentity {
  * Template evidence first: the template spells out the exact call format the model was trained
  * on, which beats guessing from a model id. Most specific markers come first.
  */
-const TEMPLATE_RULES: readonly [RegExp, string][] = [
+export const TEMPLATE_RULES: readonly [RegExp, string][] = [
   [/<｜DSML｜/, 'deepseek32'],
   [/<｜tool▁calls▁begin｜>[\s\S]*```json/, 'deepseek'],
   [/<｜tool▁calls▁begin｜>/, 'deepseek31'],
@@ -112,7 +112,7 @@ const TEMPLATE_RULES: readonly [RegExp, string][] = [
 ];
 
 /** Name stems, longest first wins (the reference takes the first substring match). */
-const NAME_RULES: readonly [string, string][] = [
+export const NAME_RULES: readonly [string, string][] = [
   ['qwen3-coder', 'qwen_xml'],
   ['qwen3.5', 'qwen_xml'],
   ['qwen', 'qwen'],

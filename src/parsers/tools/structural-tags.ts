@@ -73,7 +73,65 @@ export const harmonyToolTag: Builder = (tools, opts) => {
   return triggered(['<|start|>assistant<|channel|>commentary', '<|channel|>commentary'], tags, opts);
 };
 
-const BUILDERS: Readonly<Record<string, Builder>> = { mistral, kimik2, inkling };
+const K3_TOOLS_OPEN = '<|open|>tools<|sep|>';
+/** Where a Kimi-K3 tools channel may start: at once, after the think channel, or after the response. */
+const K3_TRIGGERS = [K3_TOOLS_OPEN, '<|close|>think<|sep|>', '<|close|>response<|sep|>'];
+/** JSON schema type → XTML argument type; the parser reads `string` raw and every other type as JSON. */
+const K3_TYPES: Readonly<Record<string, string>> = {
+  string: 'string',
+  integer: 'number',
+  number: 'number',
+  boolean: 'boolean',
+  null: 'null',
+  object: 'object',
+  array: 'array',
+};
+
+/** XTML attribute escaping, the inverse of the parser's (`&quot;` then `&amp;`). */
+const k3Attr = (v: string): string => v.replaceAll('&', '&amp;').replaceAll('"', '&quot;');
+
+interface PropertySchema {
+  type?: unknown;
+  enum?: unknown[];
+}
+
+function k3Argument(key: string, schema: PropertySchema): Tag {
+  // An untyped property is written as a raw string, which the parser keeps as is.
+  const type = (typeof schema.type === 'string' && K3_TYPES[schema.type]) || 'string';
+  let content: unknown;
+  if (type !== 'string') content = { type: 'json_schema', json_schema: schema };
+  else if (schema.enum?.length && schema.enum.every((v) => typeof v === 'string')) {
+    content = { type: 'or', elements: schema.enum.map((value) => ({ type: 'const_string', value })) };
+  } else content = { type: 'any_text' };
+  return { type: 'tag', begin: `<|open|>argument key="${k3Attr(key)}" type="${type}"<|sep|>`, content, end: '<|close|>argument<|sep|>' };
+}
+
+/** One call: its typed arguments in any order (the schema's `required` is not enforced by the tag). */
+function k3Call(t: Tool): Tag {
+  const props = (t.function.parameters as { properties?: Record<string, PropertySchema> } | undefined)?.properties ?? {};
+  const args = Object.entries(props).map(([key, schema]) => k3Argument(key, schema));
+  const header = [{ type: 'regex', pattern: '[0-9]+' }, { type: 'const_string', value: '"<|sep|>' }];
+  const body = args.length ? [{ type: 'tags_with_separator', tags: args, separator: '', at_least_one: false, stop_after_first: false }] : [];
+  return {
+    type: 'tag',
+    begin: `<|open|>call tool="${k3Attr(t.function.name)}" index="`,
+    content: { type: 'sequence', elements: [...header, ...body] },
+    end: '<|close|>call<|sep|>',
+  };
+}
+
+const kimiK3: Builder = (tools, opts) => {
+  const calls = { type: 'tags_with_separator', tags: tools.map(k3Call), separator: '', at_least_one: true, stop_after_first: opts.single };
+  const tags: Tag[] = K3_TRIGGERS.map((trigger) => ({
+    type: 'tag',
+    begin: trigger === K3_TOOLS_OPEN ? trigger : trigger + K3_TOOLS_OPEN,
+    content: calls,
+    end: '<|close|>tools<|sep|>',
+  }));
+  return triggered(K3_TRIGGERS, tags, opts);
+};
+
+const BUILDERS: Readonly<Record<string, Builder>> = { mistral, kimik2, kimi_k3: kimiK3, inkling };
 
 /** The structural-tag builder of a tool-call parser, if its format has one. */
 export function structuralTagBuilder(parser: string): Builder | undefined {
