@@ -98,10 +98,6 @@ export class TokenRadixTree {
     return index;
   }
 
-  hasTenant(id: string): boolean {
-    return this.indexById.has(id);
-  }
-
   /** Tokens the worker holds in the tree (0 for an unknown worker). */
   tenantSize(id: string): number {
     const index = this.indexById.get(id);
