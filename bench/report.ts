@@ -4,6 +4,7 @@ import type { PathStats } from './paths.js';
 import type { PrepRow, PrepSettings } from './prep.js';
 import type { ProfileSummary } from './profile.js';
 import type { RelayResult, RelaySettings } from './relay.js';
+import { routingSection, routingTargets, type RoutingResult, type RoutingSettings } from './routing.js';
 
 export interface BenchResults {
   command: string;
@@ -12,6 +13,7 @@ export interface BenchResults {
   latency?: { settings: LatencySettings; rows: LatencyRow[] };
   relay?: { settings: RelaySettings; result: RelayResult };
   prep?: { settings: PrepSettings; rows: PrepRow[] };
+  routing?: { settings: RoutingSettings; result: RoutingResult };
   profiles: { name: string; file: string; summary: ProfileSummary }[];
 }
 
@@ -125,6 +127,7 @@ function targetsSection(res: BenchResults): string[] {
       p.errors === 0 && oneTokenRate >= 100_000,
     ]);
   }
+  if (res.routing) rows.push(...routingTargets(res.routing.result));
   if (rows.length === 0) return [];
   return [
     '### Targets',
@@ -166,6 +169,7 @@ export function renderResults(res: BenchResults): string {
     res.latency ? latencySection(res.latency) : [],
     res.relay ? relaySection(res.relay) : [],
     res.prep ? prepSection(res.prep) : [],
+    res.routing ? routingSection(res.routing.result, res.routing.settings) : [],
     profileSection(res),
   ];
   return blocks

@@ -18,12 +18,13 @@ import { summarizeProfile } from './profile.js';
 import { PromptFactory } from './prompts.js';
 import { runRelay, type RelaySettings } from './relay.js';
 import { machineLine, renderResults, type BenchResults } from './report.js';
+import { runRouting, type RoutingSettings } from './routing.js';
 
 const USAGE = `Usage: npm run bench [-- OPTIONS]
 
 Options:
   --quick               ~40 s smoke run (short windows; BENCHMARKS.md is left alone)
-  --only LIST           scenarios to run, comma-separated: latency,relay,prep (default: all)
+  --only LIST           scenarios to run, comma-separated: latency,relay,prep,routing (default: all)
   --concurrency LIST    latency scenario stream counts (default 1,64,256)
   --prep-threads N      prep pool threads (default: the router's, min(4, cores))
   --profile DIR         also profile the router thread (extra runs, not in the results) into DIR/*.cpuprofile
@@ -31,7 +32,7 @@ Options:
   -h, --help            show this help
 `;
 
-const SCENARIOS = ['latency', 'relay', 'prep'] as const;
+const SCENARIOS = ['latency', 'relay', 'prep', 'routing'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BENCHMARKS_MD = join(ROOT, 'BENCHMARKS.md');
@@ -93,6 +94,13 @@ async function main(argv: string[]): Promise<number> {
     measureMs: quick ? 700 : 5_000,
     floorMs: quick ? 300 : 1_500,
   };
+  const routing: RoutingSettings = {
+    promptTokens: quick ? [1024, 4096, 16384] : [1024, 4096, 16384, 131072],
+    workers: [10, 100, 500],
+    decisions: quick ? 2_000 : 20_000,
+    poolTokens: quick ? 2_000_000 : 16_000_000,
+    traceRepeats: quick ? 1 : 3,
+  };
 
   const started = performance.now();
   const results: BenchResults = {
@@ -142,6 +150,9 @@ async function main(argv: string[]): Promise<number> {
   });
   await attempt('prep', async () => {
     results.prep = { settings: prep, rows: await runPrep(ctx, prep) };
+  });
+  await attempt('routing', async () => {
+    results.routing = { settings: routing, result: runRouting(routing, log) };
   });
   results.durationSec = (performance.now() - started) / 1000;
 

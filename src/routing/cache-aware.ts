@@ -1,0 +1,141 @@
+/**
+ * cache_aware: prefix affinity and load in one score.
+ *
+ * For every candidate the policy estimates the prefill work standing between this request and its
+ * first token on that worker, in prompt tokens (a stand-in for TTFT × prefill rate), and picks the
+ * cheapest:
+ *
+ *   cost = (prompt − credited overlap)                       this request's uncached prefill
+ *        + waitingUncachedTokens + inFlightTokens            queued prefill: snapshot + dispatched since
+ *        + REQUEST_TOKENS × max(inFlight, running + waiting) decode batch the prefill shares steps with
+ *        + KV_PRESSURE_TOKENS × u / (1 − u)                  u = KV usage incl. dispatched tokens: a nearly
+ *                                                            full pool evicts (our predicted cache first)
+ *
+ * Without load snapshots the terms reduce to the in-flight counters this router keeps, so the policy
+ * still balances. Equal costs go to the worker with fewer in-flight requests, then to a random one.
+ *
+ * Overlap comes from an approximate radix tree of what each worker was sent (radix-tree.ts), bounded
+ * per worker by its real KV capacity (setCapacity; --max-tree-size until known). Every worker that
+ * holds part of the prompt is scored with its own overlap, so a shared prefix goes to the least
+ * loaded of its holders rather than to an arbitrary one.
+ *
+ * The reference's switches become limits on the credit:
+ * - --cache-threshold: an overlap of at most this fraction of the prompt earns no credit. A short
+ *   shared head (template, small system prompt) is cheap to recompute and must not pin traffic.
+ * - --balance-abs-threshold / --balance-rel-threshold: a worker whose in-flight count exceeds the
+ *   least-loaded candidate's by more than the absolute threshold AND more than the relative factor
+ *   earns no credit either, so affinity cannot pile work onto a hot worker; it competes on load.
+ * - --eviction-interval: capacities that shrank are enforced on every worker at this period (lazily,
+ *   on a select); the chosen worker is always bounded at once.
+ */
+import { CandidateSlots } from './candidate-index.js';
+import { kvUsage } from './load.js';
+import { TokenRadixTree } from './radix-tree.js';
+import type { PolicyOptions, RouteDecision, RouteInput, RoutingCandidate, RoutingPolicy } from './types.js';
+
+/** Token-equivalent of one request in a worker's batch: a decode step it adds to every prefill chunk. */
+export const REQUEST_TOKENS = 64;
+/** Scale of the KV-pressure term: at 50 % usage a worker costs this many extra tokens, at 90 % nine times it. */
+export const KV_PRESSURE_TOKENS = 1024;
+
+export class CacheAwarePolicy implements RoutingPolicy {
+  readonly name = 'cache_aware';
+  readonly tree: TokenRadixTree;
+  private readonly slots: CandidateSlots;
+  private readonly random: () => number;
+  private readonly cacheThreshold: number;
+  private readonly balanceAbs: number;
+  private readonly balanceRel: number;
+  private readonly sweepEveryMs: number;
+  private lastSweep = Date.now();
+  private costs = new Float64Array(16);
+
+  constructor(opts: PolicyOptions & { random: () => number }) {
+    this.tree = new TokenRadixTree(opts.blockSize, opts.maxTreeSize);
+    this.slots = new CandidateSlots((id) => this.tree.tenantIndex(id));
+    this.random = opts.random;
+    this.cacheThreshold = opts.cacheThreshold;
+    this.balanceAbs = opts.balanceAbsThreshold;
+    this.balanceRel = opts.balanceRelThreshold;
+    this.sweepEveryMs = opts.evictionIntervalSecs * 1000;
+  }
+
+  select(candidates: readonly RoutingCandidate[], input: RouteInput): RouteDecision {
+    const tokens = input.tokens;
+    const promptTokens = tokens.length;
+    const tree = this.tree;
+    const slots = this.slots.of(candidates);
+    this.maybeSweep();
+    tree.match(tokens);
+
+    let minInFlight = Infinity;
+    for (let i = 0; i < candidates.length; i++) minInFlight = Math.min(minInFlight, candidates[i]!.inFlight);
+    const hotAbove = Math.max(minInFlight + this.balanceAbs, minInFlight * this.balanceRel);
+    const creditAbove = this.cacheThreshold * promptTokens;
+
+    // Pass 1 scores every candidate and counts the ones tied for best (cost, then in-flight); pass 2
+    // runs only on a tie and takes a uniformly drawn one of them — one RNG draw per decision.
+    const n = candidates.length;
+    if (this.costs.length < n) this.costs = new Float64Array(Math.max(n, this.costs.length * 2));
+    const costs = this.costs;
+    let best = 0;
+    let bestCost = Infinity;
+    let bestInFlight = Infinity;
+    let ties = 0;
+    for (let i = 0; i < n; i++) {
+      const c = candidates[i]!;
+      const matched = tree.matchedLength(slots[i]!);
+      const credited = matched > creditAbove && c.inFlight <= hotAbove ? matched : 0;
+      const cost = promptTokens - credited + loadCost(c);
+      costs[i] = cost;
+      if (cost < bestCost || (cost === bestCost && c.inFlight < bestInFlight)) {
+        best = i;
+        bestCost = cost;
+        bestInFlight = c.inFlight;
+        ties = 1;
+      } else if (cost === bestCost && c.inFlight === bestInFlight) ties++;
+    }
+    if (ties > 1) {
+      let k = Math.floor(this.random() * ties);
+      for (let i = best; ; i++) {
+        if (costs[i] === bestCost && candidates[i]!.inFlight === bestInFlight && k-- === 0) {
+          best = i;
+          break;
+        }
+      }
+    }
+    const predictedCachedTokens = tree.matchedLength(slots[best]!);
+    tree.insert(slots[best]!, tokens);
+    return { id: candidates[best]!.id, predictedCachedTokens };
+  }
+
+  removeWorker(id: string): void {
+    this.tree.removeTenant(id);
+    this.slots.invalidate();
+  }
+
+  setCapacity(id: string, kvCapacityTokens: number): void {
+    this.tree.setCapacity(id, kvCapacityTokens);
+  }
+
+  private maybeSweep(): void {
+    const now = Date.now();
+    if (now - this.lastSweep < this.sweepEveryMs) return;
+    this.lastSweep = now;
+    this.tree.evictAll();
+  }
+}
+
+/** The load terms of the cost (everything except this request's own uncached prefill). */
+function loadCost(c: RoutingCandidate): number {
+  const load = c.load;
+  let queued = c.inFlightTokens;
+  let requests = c.inFlight;
+  if (load !== undefined) {
+    queued += load.waitingUncachedTokens;
+    requests = Math.max(requests, load.runningRequests + load.waitingRequests);
+  }
+  const u = kvUsage(c);
+  const pressure = u > 0 ? (KV_PRESSURE_TOKENS * u) / (1 - u) : 0;
+  return queued + REQUEST_TOKENS * requests + pressure;
+}
