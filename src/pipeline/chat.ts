@@ -10,7 +10,7 @@ import { callId, choiceParsing, needsSpecialTokens, parseChoice, planOutput, typ
 import { checkContextLength, decoderOptions, setupStops, startGeneration, workerShouldStream } from './prepared.js';
 import { buildChatGenerateRequest } from './request-builder.js';
 import { resolveRequestId } from './request-id.js';
-import { drain, mapStream, type Startable, type StreamSource } from './stream-source.js';
+import { drain, mapStream, type Startable, type StreamSource, type TokenClock } from './stream-source.js';
 import { planTools } from './tool-plan.js';
 import { toUsage, type Usage } from './usage.js';
 
@@ -125,7 +125,7 @@ function finalReason(reason: string, calledTools: boolean): string {
 }
 
 /** OpenAI chat.completion.chunk objects: a role delta first per choice, content deltas, a finish chunk, then usage. */
-export function chatStream(run: ChatRun): StreamSource {
+export function chatStream(run: ChatRun, clock?: TokenClock): StreamSource {
   const started = new Array<boolean>(run.n).fill(false);
   const parsing: (ChoiceParsing | undefined)[] = new Array(run.n);
   const parsed = run.output.reasoning !== undefined || run.output.tools !== undefined;
@@ -188,6 +188,7 @@ export function chatStream(run: ChatRun): StreamSource {
     (emit) => {
       if (run.includeUsage) emit(chunk(run, [], toUsage(run.generation.usage(), run.promptTokens)));
     },
+    clock,
   );
 }
 

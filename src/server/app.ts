@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import secureJson from 'secure-json-parse';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
@@ -7,7 +8,7 @@ import { collectCompletion, completionGroup, completionStream, startCompletion }
 import type { PipelineContext, RequestMeta } from '../pipeline/context.js';
 import { collectGenerate, generateGroup, generateStream, startGenerate } from '../pipeline/generate-native.js';
 import { parseFunctionCallOffline, parseReasoningOffline } from '../pipeline/offline-parse.js';
-import type { StreamSource } from '../pipeline/stream-source.js';
+import type { StreamSource, TokenClock } from '../pipeline/stream-source.js';
 import {
   validateChatRequest,
   validateCompletionRequest,
@@ -16,20 +17,36 @@ import {
   validateTokenizeRequest,
 } from '../protocol/validate.js';
 import { parseJsonKeepingFloats } from '../tokenizer/jinja-compat.js';
+import { AdmissionGate, admissionHook, type AdmissionOptions } from './admission.js';
+import { authHook, KeyChecker, type AuthKeys } from './auth.js';
 import { toApiError } from './errors.js';
+import { classifyRoute, type RouteClass } from './route-class.js';
 import { SseWriter } from './sse.js';
 
 export interface AppOptions {
   logLevel: string;
   maxPayloadSize: number;
   requestIdHeaders: readonly string[];
+  auth: AuthKeys;
+  /** Admission control on inference routes; undefined = unlimited. */
+  admission?: AdmissionOptions;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     switchyardId: string;
+    /** `performance.now()` when the request arrived. */
+    switchyardStart: number;
+    /** The model the request was accepted for (a metrics label); '' until a handler accepts one. */
+    switchyardModel: string;
+  }
+  interface FastifyContextConfig {
+    routeClass?: RouteClass;
   }
 }
+
+const classOf = (request: FastifyRequest): RouteClass => request.routeOptions.config.routeClass ?? 'api';
+
 
 /** Trace context is forwarded to workers so engine-side spans join the client's trace. */
 const FORWARDED_HEADERS = ['traceparent', 'tracestate'] as const;
@@ -43,6 +60,15 @@ function generatedId(): string {
   return s;
 }
 
+/** The client's id from the first configured header that carries a usable one, else a fresh one. */
+function requestIdOf(headers: Record<string, string | string[] | undefined>, names: readonly string[]): string {
+  for (const h of names) {
+    const v = headers[h];
+    if (typeof v === 'string' && v.length > 0 && v.length <= 256) return v;
+  }
+  return generatedId();
+}
+
 export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: { level: opts.logLevel },
@@ -51,7 +77,11 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     bodyLimit: opts.maxPayloadSize,
     forceCloseConnections: true,
     return503OnClosing: true,
+    // Every log line of a request carries its id, the one echoed as x-request-id.
+    genReqId: (req) => requestIdOf(req.headers, opts.requestIdHeaders),
+    requestIdLogLabel: 'requestId',
   });
+  const metrics = ctx.metrics;
 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -62,24 +92,48 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     }
   });
 
-  app.decorateRequest('switchyardId', '');
-  app.addHook('onRequest', async (request, reply) => {
-    let id: string | undefined;
-    for (const h of opts.requestIdHeaders) {
-      const v = request.headers[h];
-      if (typeof v === 'string' && v.length > 0 && v.length <= 256) {
-        id = v;
-        break;
-      }
+  const gate = opts.admission && new AdmissionGate(opts.admission);
+  if (gate) {
+    metrics.watchAdmission(gate);
+    app.addHook('onClose', (_, done) => {
+      gate.close();
+      done();
+    });
+  }
+  const admit = gate && admissionHook(gate, metrics);
+  // Routes are classified once, as they are added; inference routes get the admission hook.
+  app.addHook('onRoute', (route) => {
+    const routeClass = classifyRoute(route.url);
+    route.config = { ...route.config, routeClass };
+    if (admit && routeClass === 'inference') {
+      const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+      route.onRequest = [...own, admit];
     }
-    request.switchyardId = id ?? generatedId();
-    reply.header('x-request-id', request.switchyardId);
   });
+
+  app.decorateRequest('switchyardId', '');
+  app.decorateRequest('switchyardStart', 0);
+  app.decorateRequest('switchyardModel', '');
+  app.addHook('onRequest', (request, reply, done) => {
+    request.switchyardId = request.id;
+    request.switchyardStart = performance.now();
+    reply.header('x-request-id', request.id);
+    metrics.requestStarted();
+    const res = reply.raw;
+    res.once('close', () => {
+      const status = res.writableFinished ? res.statusCode : 499;
+      metrics.requestFinished(request.routeOptions.url ?? 'other', request.switchyardModel, status, request.switchyardStart);
+    });
+    done();
+  });
+  const keys = new KeyChecker(opts.auth);
+  if (keys.enabled) app.addHook('onRequest', authHook(keys, classOf));
 
   app.setErrorHandler((err, request, reply) => {
     const apiErr = toApiError(err);
-    if (apiErr.status >= 500) request.log.error({ err, requestId: request.switchyardId }, apiErr.message);
-    else request.log.debug({ requestId: request.switchyardId, status: apiErr.status }, apiErr.message);
+    if (apiErr.status >= 500) request.log.error({ err }, apiErr.message);
+    else request.log.debug({ status: apiErr.status }, apiErr.message);
+    if (apiErr.retryAfterMs !== undefined && apiErr.retryAfterMs > 0) reply.header('retry-after', String(Math.ceil(apiErr.retryAfterMs / 1000)));
     void reply.status(apiErr.status).send(apiErr.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
@@ -97,7 +151,8 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     return { ...(explicit ? { headerRequestId: request.switchyardId } : {}), forward, startedAt: Date.now() };
   };
 
-  const checkModel = (model: string | undefined): void => {
+  /** Refuses unknown models; an accepted name becomes the request's metrics label (aliases are few). */
+  const checkModel = (request: FastifyRequest, model: string | undefined): void => {
     if (model !== undefined && model !== '' && !ctx.model.aliases.has(model)) {
       throw new ApiError(404, `The model '${model}' does not exist; this router serves '${ctx.model.id}'`, {
         type: 'invalid_request_error',
@@ -105,28 +160,32 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
         param: 'model',
       });
     }
+    request.switchyardModel = model || ctx.model.id;
   };
+  const tokenClock = (request: FastifyRequest): TokenClock =>
+    metrics.tokenTimer(request.routeOptions.url ?? 'other', request.switchyardModel, request.switchyardStart);
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const req = validateChatRequest(request.body);
-    checkModel(req.model);
+    checkModel(request, req.model);
     const run = await startChat(ctx, req, meta(request));
-    if (req.stream) return streamResponse(request, reply, chatStream(run));
+    if (req.stream) return streamResponse(request, reply, chatStream(run, tokenClock(request)));
     return collectUnlessGone(reply, run.generation, collectChat(run, req.logprobs));
   });
 
   app.post('/v1/completions', async (request, reply) => {
     const req = validateCompletionRequest(request.body);
-    checkModel(req.model);
+    checkModel(request, req.model);
     const run = await startCompletion(ctx, req, meta(request));
-    if (req.stream) return streamResponse(request, reply, completionStream(run));
+    if (req.stream) return streamResponse(request, reply, completionStream(run, tokenClock(request)));
     return collectUnlessGone(reply, completionGroup(run), collectCompletion(run));
   });
 
   app.post('/generate', async (request, reply) => {
     const req = validateGenerateRequest(request.body);
+    checkModel(request, undefined);
     const run = await startGenerate(ctx, req, meta(request));
-    if (req.stream) return streamResponse(request, reply, generateStream(run));
+    if (req.stream) return streamResponse(request, reply, generateStream(run, tokenClock(request)));
     return collectUnlessGone(reply, generateGroup(run), collectGenerate(run));
   });
 
@@ -146,7 +205,7 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
 
   app.post('/v1/tokenize', async (request) => {
     const req = validateTokenizeRequest(request.body);
-    checkModel(req.model);
+    checkModel(request, req.model);
     const prompts = typeof req.prompt === 'string' ? [req.prompt] : req.prompt;
     const ids = await ctx.model.prep.encode(prompts, req.add_special_tokens);
     const max = ctx.model.maxContextLength ? { max_model_len: ctx.model.maxContextLength } : {};
@@ -158,7 +217,7 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
 
   app.post('/v1/detokenize', async (request) => {
     const req = validateDetokenizeRequest(request.body);
-    checkModel(req.model);
+    checkModel(request, req.model);
     const vocab = ctx.model.tokenizer.vocabSize;
     const bad = req.tokens.findIndex((t) => t >= vocab);
     if (bad !== -1) throw new ApiError(400, `token id ${req.tokens[bad]} is outside the vocabulary (size ${vocab})`, { param: `tokens[${bad}]`, code: 'invalid_value' });
@@ -236,7 +295,7 @@ function streamResponse(request: FastifyRequest, reply: FastifyReply, source: St
             if (err) return reject(err);
             sse = open();
           } else if (err) {
-            request.log.warn({ requestId: request.switchyardId, err: err.message }, 'stream ended with an error');
+            request.log.warn({ err: err.message }, 'stream ended with an error');
             sse.send({ error: { ...err.toBody().error, message: `Stream error: ${err.message}` } });
           }
           sse.end();
