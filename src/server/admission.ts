@@ -168,7 +168,7 @@ export function admissionHook(gate: AdmissionGate, metrics: RouterMetrics) {
       settled = true;
       if (ticket !== true) ticket.withdraw();
       metrics.admission('cancelled');
-      request.log.debug({ requestId: request.switchyardId }, 'client left while queued for admission');
+      request.log.debug('client left while queued for admission');
     };
     const ticket = gate.enter(
       () => {

@@ -34,7 +34,6 @@ export interface AppOptions {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    switchyardId: string;
     /** `performance.now()` when the request arrived. */
     switchyardStart: number;
     /** The model the request was accepted for (a metrics label); '' until a handler accepts one. */
@@ -46,7 +45,6 @@ declare module 'fastify' {
 }
 
 const classOf = (request: FastifyRequest): RouteClass => request.routeOptions.config.routeClass ?? 'api';
-
 
 /** Trace context is forwarded to workers so engine-side spans join the client's trace. */
 const FORWARDED_HEADERS = ['traceparent', 'tracestate'] as const;
@@ -73,13 +71,12 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
   const app = Fastify({
     logger: { level: opts.logLevel },
     // Per-request info lines cost more than relaying a short completion; errors are logged by the handler.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Every log line of a request carries its id, the one echoed as x-request-id.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     bodyLimit: opts.maxPayloadSize,
     forceCloseConnections: true,
     return503OnClosing: true,
-    // Every log line of a request carries its id, the one echoed as x-request-id.
     genReqId: (req) => requestIdOf(req.headers, opts.requestIdHeaders),
-    requestIdLogLabel: 'requestId',
   });
   const metrics = ctx.metrics;
 
@@ -111,11 +108,9 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     }
   });
 
-  app.decorateRequest('switchyardId', '');
   app.decorateRequest('switchyardStart', 0);
   app.decorateRequest('switchyardModel', '');
   app.addHook('onRequest', (request, reply, done) => {
-    request.switchyardId = request.id;
     request.switchyardStart = performance.now();
     reply.header('x-request-id', request.id);
     metrics.requestStarted();
@@ -142,13 +137,13 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
   });
 
   const meta = (request: FastifyRequest): RequestMeta => {
-    const forward: Record<string, string> = { 'x-request-id': request.switchyardId };
+    const forward: Record<string, string> = { 'x-request-id': request.id };
     for (const h of FORWARDED_HEADERS) {
       const v = request.headers[h];
       if (typeof v === 'string') forward[h] = v;
     }
     const explicit = opts.requestIdHeaders.some((h) => typeof request.headers[h] === 'string');
-    return { ...(explicit ? { headerRequestId: request.switchyardId } : {}), forward, startedAt: Date.now() };
+    return { ...(explicit ? { headerRequestId: request.id } : {}), forward, startedAt: Date.now() };
   };
 
   /** Refuses unknown models; an accepted name becomes the request's metrics label (aliases are few). */
@@ -271,7 +266,7 @@ function streamResponse(request: FastifyRequest, reply: FastifyReply, source: St
     let done = false;
     const open = (): SseWriter => {
       reply.hijack();
-      const w = new SseWriter(reply.raw, { 'x-request-id': request.switchyardId });
+      const w = new SseWriter(reply.raw, { 'x-request-id': request.id });
       w.onDrained(() => source.resume());
       return w;
     };

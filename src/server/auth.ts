@@ -74,7 +74,7 @@ export function authHook(checker: KeyChecker, classOf: (request: FastifyRequest)
     const decision = checker.check(cls, request.headers.authorization);
     if (decision === 'ok') return done();
     if (decision !== 'not_admin') reply.header('www-authenticate', cls === 'admin' ? 'Bearer realm="admin"' : 'Bearer');
-    request.log.debug({ requestId: request.switchyardId, route: cls, decision }, 'request refused by API key check');
+    request.log.debug({ route: cls, decision }, 'request refused by API key check');
     done(refusal(decision, cls === 'admin'));
   };
 }
