@@ -1,3 +1,4 @@
+import type { RouterConfig } from '../config/router-config.js';
 import type { ApiError } from '../errors.js';
 
 /** The retry knobs, with the reference gateway's meanings (see the --retry-* flags). */
@@ -55,14 +56,12 @@ export class RetryPolicy {
 }
 
 /** `--disable-retries` leaves one attempt; otherwise the configured count. */
-export function retryConfigFromFlags(flags: {
-  retryMaxRetries: number;
-  retryInitialBackoffMs: number;
-  retryMaxBackoffMs: number;
-  retryBackoffMultiplier: number;
-  retryJitterFactor: number;
-  disableRetries: boolean;
-}): RetryConfig {
+export function retryConfigFromFlags(
+  flags: Pick<
+    RouterConfig,
+    'retryMaxRetries' | 'retryInitialBackoffMs' | 'retryMaxBackoffMs' | 'retryBackoffMultiplier' | 'retryJitterFactor' | 'disableRetries'
+  >,
+): RetryConfig {
   return {
     maxAttempts: flags.disableRetries ? 1 : flags.retryMaxRetries,
     initialBackoffMs: flags.retryInitialBackoffMs,

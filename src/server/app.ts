@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import secureJson from 'secure-json-parse';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
@@ -17,34 +16,15 @@ import {
   validateTokenizeRequest,
 } from '../protocol/validate.js';
 import { parseJsonKeepingFloats } from '../tokenizer/jinja-compat.js';
-import { AdmissionGate, admissionHook, type AdmissionOptions } from './admission.js';
-import { authHook, KeyChecker, type AuthKeys } from './auth.js';
 import { toApiError } from './errors.js';
-import { classifyRoute, type RouteClass } from './route-class.js';
+import { installGuards, type GuardOptions } from './guards.js';
 import { SseWriter } from './sse.js';
 
-export interface AppOptions {
+export interface AppOptions extends GuardOptions {
   logLevel: string;
   maxPayloadSize: number;
   requestIdHeaders: readonly string[];
-  auth: AuthKeys;
-  /** Admission control on inference routes; undefined = unlimited. */
-  admission?: AdmissionOptions;
 }
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** `performance.now()` when the request arrived. */
-    switchyardStart: number;
-    /** The model the request was accepted for (a metrics label); '' until a handler accepts one. */
-    switchyardModel: string;
-  }
-  interface FastifyContextConfig {
-    routeClass?: RouteClass;
-  }
-}
-
-const classOf = (request: FastifyRequest): RouteClass => request.routeOptions.config.routeClass ?? 'api';
 
 /** Trace context is forwarded to workers so engine-side spans join the client's trace. */
 const FORWARDED_HEADERS = ['traceparent', 'tracestate'] as const;
@@ -89,40 +69,12 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     }
   });
 
-  const gate = opts.admission && new AdmissionGate(opts.admission);
-  if (gate) {
-    metrics.watchAdmission(gate);
-    app.addHook('onClose', (_, done) => {
-      gate.close();
-      done();
-    });
-  }
-  const admit = gate && admissionHook(gate, metrics);
-  // Routes are classified once, as they are added; inference routes get the admission hook.
-  app.addHook('onRoute', (route) => {
-    const routeClass = classifyRoute(route.url);
-    route.config = { ...route.config, routeClass };
-    if (admit && routeClass === 'inference') {
-      const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
-      route.onRequest = [...own, admit];
-    }
-  });
-
-  app.decorateRequest('switchyardStart', 0);
-  app.decorateRequest('switchyardModel', '');
   app.addHook('onRequest', (request, reply, done) => {
-    request.switchyardStart = performance.now();
     reply.header('x-request-id', request.id);
-    metrics.requestStarted();
-    const res = reply.raw;
-    res.once('close', () => {
-      const status = res.writableFinished ? res.statusCode : 499;
-      metrics.requestFinished(request.routeOptions.url ?? 'other', request.switchyardModel, status, request.switchyardStart);
-    });
     done();
   });
-  const keys = new KeyChecker(opts.auth);
-  if (keys.enabled) app.addHook('onRequest', authHook(keys, classOf));
+  // Before any route is added, so every route (the admin API too) is classified and guarded.
+  installGuards(app, metrics, opts);
 
   app.setErrorHandler((err, request, reply) => {
     const apiErr = toApiError(err);
