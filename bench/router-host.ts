@@ -33,6 +33,7 @@ const CLOSE_TIMEOUT_MS = 5_000;
 export async function startRouterThread(workerUrl: string, extraArgs: string[] = []): Promise<RouterThread> {
   const argv = [
     '--port', '0',
+    '--prometheus-port', '0',
     '--worker-urls', workerUrl,
     '--tokenizer-path', bundledTokenizerDir('qwen3'),
     '--served-model-name', BENCH_MODEL,

@@ -22,11 +22,16 @@ export class ApiError extends Error {
   readonly type: ApiErrorType;
   readonly code: string | null;
   readonly param: string | null;
+  /**
+   * How long the failing side asked callers to wait before trying again (a worker's
+   * `grpc-retry-pushback-ms`); negative when it asked not to be retried at all.
+   */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     status: number,
     message: string,
-    opts: { type?: ApiErrorType; code?: string | null; param?: string | null; cause?: unknown } = {},
+    opts: { type?: ApiErrorType; code?: string | null; param?: string | null; cause?: unknown; retryAfterMs?: number } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ApiError';
@@ -34,6 +39,7 @@ export class ApiError extends Error {
     this.type = opts.type ?? defaultTypeFor(status);
     this.code = opts.code ?? null;
     this.param = opts.param ?? null;
+    this.retryAfterMs = opts.retryAfterMs;
   }
 
   toBody(): ApiErrorBody {

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { HARMONY_PARSER, isHarmonyParserName } from '../parsers/harmony/detect.js';
 import { REASONING_PARSER_NAMES, resolveReasoningParserName } from '../parsers/reasoning/registry.js';
 import { resolveToolParserName, TOOL_PARSER_NAMES } from '../parsers/tools/registry.js';
+import { DEFAULT_DURATION_BUCKETS } from '../metrics/router-metrics.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './args.js';
 
 export type TokenizerBackendName = 'native' | 'js';
@@ -29,6 +30,23 @@ export interface RouterConfig {
   reasoningParser: string;
   /** 'auto', 'none', 'harmony' (GPT-OSS) or a canonical tool-call parser name. */
   toolCallParser: string;
+  apiKey?: string;
+  adminApiKey?: string;
+  /** -1 = admission control off. */
+  maxConcurrentRequests: number;
+  queueSize: number;
+  queueTimeoutSecs: number;
+  rateLimitTokensPerSecond: number;
+  retryMaxRetries: number;
+  retryInitialBackoffMs: number;
+  retryMaxBackoffMs: number;
+  retryBackoffMultiplier: number;
+  retryJitterFactor: number;
+  disableRetries: boolean;
+  prometheusHost: string;
+  prometheusPort: number;
+  prometheusDurationBuckets: number[];
+  disablePrometheus: boolean;
 }
 
 const defaultPrepThreads = Math.max(1, Math.min(4, availableParallelism()));
@@ -93,6 +111,40 @@ export const ROUTER_FLAGS: readonly FlagSpec[] = [
     metavar: 'NAME',
     help: `Reads tool calls out of the model's text: auto, none, harmony (GPT-OSS; also gpt-oss), or one of ${TOOL_PARSER_NAMES.join(', ')} (SGLang names accepted)`,
   },
+  { name: 'api-key', kind: 'string', metavar: 'KEY', help: "Clients must send 'Authorization: Bearer KEY' on every route except /health, /liveness, /readiness" },
+  { name: 'admin-api-key', kind: 'string', metavar: 'KEY', help: 'Key for the admin routes (/workers, /flush_cache, /get_loads, /parse/...) instead of --api-key' },
+  {
+    name: 'max-concurrent-requests',
+    kind: 'int',
+    default: -1,
+    min: -1,
+    help: 'Inference requests served at once (admission token bucket capacity); -1 = unlimited',
+  },
+  { name: 'queue-size', kind: 'int', default: 100, min: 0, help: 'Requests that may wait for a slot; beyond it they get 429' },
+  { name: 'queue-timeout-secs', kind: 'number', default: 60, min: 0.001, help: 'How long a request waits for a slot before it gets 408' },
+  {
+    name: 'rate-limit-tokens-per-second',
+    kind: 'number',
+    default: 0,
+    min: 0,
+    help: 'Tokens added to the admission bucket per second besides those returned by finished requests (0 = a strict concurrency cap)',
+  },
+  { name: 'retry-max-retries', kind: 'int', default: 5, min: 1, help: 'Attempts per request in total, the first included' },
+  { name: 'retry-initial-backoff-ms', kind: 'number', default: 50, min: 0, help: 'Delay before the first retry' },
+  { name: 'retry-max-backoff-ms', kind: 'number', default: 30000, min: 0, help: 'Longest delay between attempts' },
+  { name: 'retry-backoff-multiplier', kind: 'number', default: 1.5, min: 1, help: 'Growth of the delay per retry' },
+  { name: 'retry-jitter-factor', kind: 'number', default: 0.2, min: 0, max: 1, help: 'Random spread of each delay, as a fraction (0.2 = ±20 %)' },
+  { name: 'disable-retries', kind: 'boolean', help: 'Make one attempt per request' },
+  { name: 'prometheus-host', kind: 'string', default: '127.0.0.1', help: 'Address of the Prometheus /metrics listener' },
+  { name: 'prometheus-port', kind: 'int', default: 29000, min: 0, max: 65535, help: 'Port of the Prometheus /metrics listener (0 = any free port)' },
+  {
+    name: 'prometheus-duration-buckets',
+    kind: 'list',
+    default: DEFAULT_DURATION_BUCKETS.map(String),
+    metavar: 'SECS...',
+    help: 'Histogram bucket bounds for request duration and time to first token, ascending',
+  },
+  { name: 'disable-prometheus', kind: 'boolean', help: 'Do not open the /metrics listener' },
   { name: 'help', kind: 'boolean', aliases: ['h'], help: 'Show this help' },
 ];
 
@@ -130,6 +182,22 @@ export function parseRouterConfig(argv: readonly string[], opts: { requireWorker
     requestIdHeaders: (f['request-id-headers'] as string[]).map((h) => h.toLowerCase()),
     reasoningParser: parserChoice('reasoning-parser', f['reasoning-parser'] as string, resolveReasoningParserName, REASONING_PARSER_NAMES),
     toolCallParser: parserChoice('tool-call-parser', f['tool-call-parser'] as string, resolveToolParserName, TOOL_PARSER_NAMES),
+    ...optionalKey('api-key', f['api-key'], 'apiKey'),
+    ...optionalKey('admin-api-key', f['admin-api-key'], 'adminApiKey'),
+    maxConcurrentRequests: nonZero('max-concurrent-requests', f['max-concurrent-requests'] as number),
+    queueSize: f['queue-size'] as number,
+    queueTimeoutSecs: f['queue-timeout-secs'] as number,
+    rateLimitTokensPerSecond: f['rate-limit-tokens-per-second'] as number,
+    retryMaxRetries: f['retry-max-retries'] as number,
+    retryInitialBackoffMs: f['retry-initial-backoff-ms'] as number,
+    retryMaxBackoffMs: atLeast('retry-max-backoff-ms', f['retry-max-backoff-ms'] as number, 'retry-initial-backoff-ms', f['retry-initial-backoff-ms'] as number),
+    retryBackoffMultiplier: f['retry-backoff-multiplier'] as number,
+    retryJitterFactor: f['retry-jitter-factor'] as number,
+    disableRetries: f['disable-retries'] === true,
+    prometheusHost: f['prometheus-host'] as string,
+    prometheusPort: f['prometheus-port'] as number,
+    prometheusDurationBuckets: durationBuckets(f['prometheus-duration-buckets'] as string[]),
+    disablePrometheus: f['disable-prometheus'] === true,
   };
   for (const key of ['model-path', 'tokenizer-path', 'chat-template', 'served-model-name'] as const) {
     const v = f[key];
@@ -140,6 +208,30 @@ export function parseRouterConfig(argv: readonly string[], opts: { requireWorker
     }
   }
   return config;
+}
+
+function optionalKey<K extends 'apiKey' | 'adminApiKey'>(flag: string, value: unknown, key: K): Partial<Record<K, string>> {
+  if (typeof value !== 'string') return {};
+  if (value.trim() === '') throw new UsageError(`--${flag} must not be empty`);
+  return { [key]: value } as Partial<Record<K, string>>;
+}
+
+function nonZero(flag: string, value: number): number {
+  if (value === 0) throw new UsageError(`--${flag} must be -1 (unlimited) or at least 1`);
+  return value;
+}
+
+function atLeast(flag: string, value: number, otherFlag: string, other: number): number {
+  if (value < other) throw new UsageError(`--${flag} (${value}) must not be below --${otherFlag} (${other})`);
+  return value;
+}
+
+function durationBuckets(raw: string[]): number[] {
+  const bounds = raw.map(Number);
+  if (bounds.some((b, i) => !Number.isFinite(b) || b <= 0 || (i > 0 && b <= bounds[i - 1]!))) {
+    throw new UsageError(`--prometheus-duration-buckets takes positive, strictly increasing seconds; got ${raw.join(' ')}`);
+  }
+  return bounds;
 }
 
 function parserChoice(flag: string, value: string, resolve: (n: string) => string | undefined, names: readonly string[]): string {

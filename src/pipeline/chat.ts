@@ -12,7 +12,7 @@ import { callId, choiceParsing, isParsed, needsSpecialTokens, parseChoice, planO
 import { checkContextLength, decoderOptions, setupStops, startGeneration, workerShouldStream } from './prepared.js';
 import { buildChatGenerateRequest } from './request-builder.js';
 import { resolveRequestId } from './request-id.js';
-import { drain, mapStream, type Startable, type StreamSource } from './stream-source.js';
+import { drain, mapStream, type Startable, type StreamSource, type TokenClock } from './stream-source.js';
 import { planTools } from './tool-plan.js';
 import { toUsage, type Usage } from './usage.js';
 
@@ -138,7 +138,7 @@ function finalReason(reason: string, calledTools: boolean): string {
 }
 
 /** OpenAI chat.completion.chunk objects: a role delta first per choice, content deltas, a finish chunk, then usage. */
-export function chatStream(run: ChatRun): StreamSource {
+export function chatStream(run: ChatRun, clock?: TokenClock): StreamSource {
   const started = new Array<boolean>(run.n).fill(false);
   const parsing: (ChoiceOutputParser | undefined)[] = new Array(run.n);
   const parsed = isParsed(run.output);
@@ -201,6 +201,7 @@ export function chatStream(run: ChatRun): StreamSource {
     (emit) => {
       if (run.includeUsage) emit(chunk(run, [], chatUsage(run, parsing.map((p) => p?.reasoningTokens))));
     },
+    clock,
   );
 }
 

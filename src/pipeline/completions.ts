@@ -7,7 +7,7 @@ import type { TokenLogprob } from './logprobs.js';
 import { checkContextLength, decoderOptions, setupStops, startGeneration, workerShouldStream } from './prepared.js';
 import { buildCompletionGenerateRequest } from './request-builder.js';
 import { resolveRequestId } from './request-id.js';
-import { mapStream, type StreamSource } from './stream-source.js';
+import { mapStream, type StreamSource, type TokenClock } from './stream-source.js';
 import { addUsage, toUsage, type Usage } from './usage.js';
 
 interface PromptRun {
@@ -109,7 +109,7 @@ export function completionGroup(run: CompletionRun): GenerationGroup {
   return new GenerationGroup(run.prompts.map((p) => p.generation), run.n);
 }
 
-export function completionStream(run: CompletionRun): StreamSource {
+export function completionStream(run: CompletionRun, clock?: TokenClock): StreamSource {
   const base = { id: run.id, object: 'text_completion', created: run.created, model: run.model };
   const echoed = new Set<number>();
   const offsets = new Map<number, number>();
@@ -134,6 +134,7 @@ export function completionStream(run: CompletionRun): StreamSource {
     (emit) => {
       if (run.includeUsage) emit({ ...base, choices: [], usage: usageOf(run) });
     },
+    clock,
   );
 }
 

@@ -1,4 +1,6 @@
+import type { RouterMetrics } from '../metrics/router-metrics.js';
 import type { WorkerPool } from '../workers/worker-pool.js';
+import type { RetryPolicy } from './retry-policy.js';
 import type { ServedModel } from './served-model.js';
 
 /** What the pipeline needs from the running router; built once at startup. */
@@ -6,6 +8,9 @@ export interface PipelineContext {
   model: ServedModel;
   pool: WorkerPool;
   requestTimeoutMs: number;
+  metrics: RouterMetrics;
+  /** When and whether a failed worker attempt is tried again (the dispatch loop applies it). */
+  retry: RetryPolicy;
 }
 
 /** Per-request facts the HTTP layer extracted (the pipeline never sees fastify). */

@@ -6,7 +6,7 @@ import type { TokenLogprob } from './logprobs.js';
 import { checkContextLength, decoderOptions, setupStops, startGeneration, workerShouldStream } from './prepared.js';
 import { buildNativeGenerateRequest } from './request-builder.js';
 import { resolveRequestId } from './request-id.js';
-import { drain, mapStream, type StreamSource } from './stream-source.js';
+import { drain, mapStream, type StreamSource, type TokenClock } from './stream-source.js';
 
 interface NativeItem {
   id: string;
@@ -109,7 +109,7 @@ export function generateGroup(run: GenerateRun): GenerationGroup {
 }
 
 /** SGLang streams the cumulative text so far in every event. */
-export function generateStream(run: GenerateRun): StreamSource {
+export function generateStream(run: GenerateRun, clock?: TokenClock): StreamSource {
   const accs = new Map<number, ChoiceAcc>();
   return mapStream(
     generateGroup(run),
@@ -123,6 +123,7 @@ export function generateStream(run: GenerateRun): StreamSource {
       emit(out);
     },
     () => undefined,
+    clock,
   );
 }
 

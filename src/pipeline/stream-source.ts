@@ -24,16 +24,25 @@ export interface Startable {
   resume(): void;
 }
 
+/** Told about every text event of a stream as it arrives (time to first token, inter-token gaps). */
+export interface TokenClock {
+  token(): void;
+}
+
 /** A source that maps each output event to zero or more response objects, with a closing step. */
 export function mapStream(
   gen: Startable,
   onEvent: (ev: OutputEvent, emit: (obj: unknown) => void) => void,
   onEnd: (emit: (obj: unknown) => void) => void,
+  clock?: TokenClock,
 ): StreamSource {
   return {
     start(out) {
       gen.start({
-        event: (ev) => onEvent(ev, out.data),
+        event: (ev) => {
+          if (clock !== undefined && ev.kind === 'text') clock.token();
+          onEvent(ev, out.data);
+        },
         end: (err) => {
           if (!err) onEnd(out.data);
           out.end(err);

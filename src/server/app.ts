@@ -7,7 +7,7 @@ import { collectCompletion, completionGroup, completionStream, startCompletion }
 import type { PipelineContext, RequestMeta } from '../pipeline/context.js';
 import { collectGenerate, generateGroup, generateStream, startGenerate } from '../pipeline/generate-native.js';
 import { parseFunctionCallOffline, parseReasoningOffline } from '../pipeline/offline-parse.js';
-import type { StreamSource } from '../pipeline/stream-source.js';
+import type { StreamSource, TokenClock } from '../pipeline/stream-source.js';
 import {
   validateChatRequest,
   validateCompletionRequest,
@@ -17,18 +17,13 @@ import {
 } from '../protocol/validate.js';
 import { parseJsonKeepingFloats } from '../tokenizer/jinja-compat.js';
 import { toApiError } from './errors.js';
+import { installGuards, type GuardOptions } from './guards.js';
 import { SseWriter } from './sse.js';
 
-export interface AppOptions {
+export interface AppOptions extends GuardOptions {
   logLevel: string;
   maxPayloadSize: number;
   requestIdHeaders: readonly string[];
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    switchyardId: string;
-  }
 }
 
 /** Trace context is forwarded to workers so engine-side spans join the client's trace. */
@@ -43,15 +38,27 @@ function generatedId(): string {
   return s;
 }
 
+/** The client's id from the first configured header that carries a usable one, else a fresh one. */
+function requestIdOf(headers: Record<string, string | string[] | undefined>, names: readonly string[]): string {
+  for (const h of names) {
+    const v = headers[h];
+    if (typeof v === 'string' && v.length > 0 && v.length <= 256) return v;
+  }
+  return generatedId();
+}
+
 export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: { level: opts.logLevel },
     // Per-request info lines cost more than relaying a short completion; errors are logged by the handler.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Every log line of a request carries its id, the one echoed as x-request-id.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     bodyLimit: opts.maxPayloadSize,
     forceCloseConnections: true,
     return503OnClosing: true,
+    genReqId: (req) => requestIdOf(req.headers, opts.requestIdHeaders),
   });
+  const metrics = ctx.metrics;
 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -62,24 +69,18 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     }
   });
 
-  app.decorateRequest('switchyardId', '');
-  app.addHook('onRequest', async (request, reply) => {
-    let id: string | undefined;
-    for (const h of opts.requestIdHeaders) {
-      const v = request.headers[h];
-      if (typeof v === 'string' && v.length > 0 && v.length <= 256) {
-        id = v;
-        break;
-      }
-    }
-    request.switchyardId = id ?? generatedId();
-    reply.header('x-request-id', request.switchyardId);
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
   });
+  // Before any route is added, so every route (the admin API too) is classified and guarded.
+  installGuards(app, metrics, opts);
 
   app.setErrorHandler((err, request, reply) => {
     const apiErr = toApiError(err);
-    if (apiErr.status >= 500) request.log.error({ err, requestId: request.switchyardId }, apiErr.message);
-    else request.log.debug({ requestId: request.switchyardId, status: apiErr.status }, apiErr.message);
+    if (apiErr.status >= 500) request.log.error({ err }, apiErr.message);
+    else request.log.debug({ status: apiErr.status }, apiErr.message);
+    if (apiErr.retryAfterMs !== undefined && apiErr.retryAfterMs > 0) reply.header('retry-after', String(Math.ceil(apiErr.retryAfterMs / 1000)));
     void reply.status(apiErr.status).send(apiErr.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
@@ -88,16 +89,17 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
   });
 
   const meta = (request: FastifyRequest): RequestMeta => {
-    const forward: Record<string, string> = { 'x-request-id': request.switchyardId };
+    const forward: Record<string, string> = { 'x-request-id': request.id };
     for (const h of FORWARDED_HEADERS) {
       const v = request.headers[h];
       if (typeof v === 'string') forward[h] = v;
     }
     const explicit = opts.requestIdHeaders.some((h) => typeof request.headers[h] === 'string');
-    return { ...(explicit ? { headerRequestId: request.switchyardId } : {}), forward, startedAt: Date.now() };
+    return { ...(explicit ? { headerRequestId: request.id } : {}), forward, startedAt: Date.now() };
   };
 
-  const checkModel = (model: string | undefined): void => {
+  /** Refuses unknown models; an accepted name becomes the request's metrics label (aliases are few). */
+  const checkModel = (request: FastifyRequest, model: string | undefined): void => {
     if (model !== undefined && model !== '' && !ctx.model.aliases.has(model)) {
       throw new ApiError(404, `The model '${model}' does not exist; this router serves '${ctx.model.id}'`, {
         type: 'invalid_request_error',
@@ -105,28 +107,32 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
         param: 'model',
       });
     }
+    request.switchyardModel = model || ctx.model.id;
   };
+  const tokenClock = (request: FastifyRequest): TokenClock =>
+    metrics.tokenTimer(request.routeOptions.url ?? 'other', request.switchyardModel, request.switchyardStart);
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const req = validateChatRequest(request.body);
-    checkModel(req.model);
+    checkModel(request, req.model);
     const run = await startChat(ctx, req, meta(request));
-    if (req.stream) return streamResponse(request, reply, chatStream(run));
+    if (req.stream) return streamResponse(request, reply, chatStream(run, tokenClock(request)));
     return collectUnlessGone(reply, run.generation, collectChat(run, req.logprobs));
   });
 
   app.post('/v1/completions', async (request, reply) => {
     const req = validateCompletionRequest(request.body);
-    checkModel(req.model);
+    checkModel(request, req.model);
     const run = await startCompletion(ctx, req, meta(request));
-    if (req.stream) return streamResponse(request, reply, completionStream(run));
+    if (req.stream) return streamResponse(request, reply, completionStream(run, tokenClock(request)));
     return collectUnlessGone(reply, completionGroup(run), collectCompletion(run));
   });
 
   app.post('/generate', async (request, reply) => {
     const req = validateGenerateRequest(request.body);
+    checkModel(request, undefined);
     const run = await startGenerate(ctx, req, meta(request));
-    if (req.stream) return streamResponse(request, reply, generateStream(run));
+    if (req.stream) return streamResponse(request, reply, generateStream(run, tokenClock(request)));
     return collectUnlessGone(reply, generateGroup(run), collectGenerate(run));
   });
 
@@ -146,7 +152,7 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
 
   app.post('/v1/tokenize', async (request) => {
     const req = validateTokenizeRequest(request.body);
-    checkModel(req.model);
+    checkModel(request, req.model);
     const prompts = typeof req.prompt === 'string' ? [req.prompt] : req.prompt;
     const ids = await ctx.model.prep.encode(prompts, req.add_special_tokens);
     const max = ctx.model.maxContextLength ? { max_model_len: ctx.model.maxContextLength } : {};
@@ -158,7 +164,7 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
 
   app.post('/v1/detokenize', async (request) => {
     const req = validateDetokenizeRequest(request.body);
-    checkModel(req.model);
+    checkModel(request, req.model);
     const vocab = ctx.model.tokenizer.vocabSize;
     const bad = req.tokens.findIndex((t) => t >= vocab);
     if (bad !== -1) throw new ApiError(400, `token id ${req.tokens[bad]} is outside the vocabulary (size ${vocab})`, { param: `tokens[${bad}]`, code: 'invalid_value' });
@@ -212,7 +218,7 @@ function streamResponse(request: FastifyRequest, reply: FastifyReply, source: St
     let done = false;
     const open = (): SseWriter => {
       reply.hijack();
-      const w = new SseWriter(reply.raw, { 'x-request-id': request.switchyardId });
+      const w = new SseWriter(reply.raw, { 'x-request-id': request.id });
       w.onDrained(() => source.resume());
       return w;
     };
@@ -236,7 +242,7 @@ function streamResponse(request: FastifyRequest, reply: FastifyReply, source: St
             if (err) return reject(err);
             sse = open();
           } else if (err) {
-            request.log.warn({ requestId: request.switchyardId, err: err.message }, 'stream ended with an error');
+            request.log.warn({ err: err.message }, 'stream ended with an error');
             sse.send({ error: { ...err.toBody().error, message: `Stream error: ${err.message}` } });
           }
           sse.end();

@@ -1,4 +1,4 @@
-import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { status as GrpcStatus, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { ApiError } from '../errors.js';
 
 /**
@@ -11,6 +11,7 @@ export function grpcErrorToApiError(err: unknown, worker: string): ApiError {
   const e = err as Partial<ServiceError>;
   const code = typeof e.code === 'number' ? e.code : GrpcStatus.UNKNOWN;
   const detail = (e.details || e.message || 'unknown error').replace(/^\d+ [A-Z_]+: /, '');
+  const retryAfterMs = retryHintMs(e.metadata);
   const cause = err;
   switch (code) {
     case GrpcStatus.INVALID_ARGUMENT:
@@ -18,16 +19,33 @@ export function grpcErrorToApiError(err: unknown, worker: string): ApiError {
     case GrpcStatus.OUT_OF_RANGE:
       return new ApiError(400, detail, { type: 'invalid_request_error', code: 'invalid_request', cause });
     case GrpcStatus.RESOURCE_EXHAUSTED:
-      return new ApiError(429, `worker ${worker} is overloaded: ${detail}`, { code: 'worker_overloaded', cause });
+      return new ApiError(429, `worker ${worker} is overloaded: ${detail}`, { code: 'worker_overloaded', cause, retryAfterMs });
     case GrpcStatus.UNAVAILABLE:
-      return new ApiError(503, `worker ${worker} is unavailable: ${detail}`, { code: 'worker_unavailable', cause });
+      return new ApiError(503, `worker ${worker} is unavailable: ${detail}`, { code: 'worker_unavailable', cause, retryAfterMs });
     case GrpcStatus.DEADLINE_EXCEEDED:
       return new ApiError(504, `worker ${worker} did not answer in time: ${detail}`, { code: 'upstream_timeout', cause });
     case GrpcStatus.UNIMPLEMENTED:
       return new ApiError(501, `worker ${worker} does not implement this: ${detail}`, { type: 'server_error', code: 'not_implemented', cause });
     default:
-      return new ApiError(502, `worker ${worker} failed: ${detail}`, { code: 'upstream_error', cause });
+      return new ApiError(502, `worker ${worker} failed: ${detail}`, { code: 'upstream_error', cause, retryAfterMs });
   }
+}
+
+/**
+ * A worker's own word on retrying, from the trailers: gRPC's `grpc-retry-pushback-ms` (a negative
+ * or malformed value means "do not retry", as in gRPC's retry design) or an HTTP-style
+ * `retry-after` in whole seconds. Undefined when the worker said nothing.
+ */
+export function retryHintMs(trailers: Metadata | undefined): number | undefined {
+  if (!trailers || typeof trailers.get !== 'function') return undefined;
+  const pushback = trailers.get('grpc-retry-pushback-ms')[0];
+  if (pushback !== undefined) {
+    const ms = Number(String(pushback));
+    return /^\s*\d+\s*$/.test(String(pushback)) && Number.isSafeInteger(ms) ? ms : -1;
+  }
+  const after = trailers.get('retry-after')[0];
+  if (after !== undefined && /^\s*\d+\s*$/.test(String(after))) return Number(String(after)) * 1000;
+  return undefined;
 }
 
 /** Older workers send `GenerateError{message, http_status_code}` in-band instead of a status. */

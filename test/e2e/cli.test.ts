@@ -71,7 +71,7 @@ describe('the switchyard command line', () => {
     const sim = run(['sim', '--port', '0', '--tokenizer-path', bundledTokenizerDir('qwen3'), '--served-model-name', 'cli-model', '--decode-base-ms', '0', '--prefill-tps', '0']);
     children.push(sim);
     const [, simUrl] = await lineMatching(sim, /(grpc:\/\/[\d.]+:\d+)/);
-    const router = run(['--worker-urls', simUrl!, '--port', '0', '--log-level', 'warn', '--prep-threads', '1', '--health-check-interval-secs', '0.2']);
+    const router = run(['--worker-urls', simUrl!, '--port', '0', '--prometheus-port', '0', '--log-level', 'warn', '--prep-threads', '1', '--health-check-interval-secs', '0.2']);
     children.push(router);
     const [, url] = await lineMatching(router, /ready on (http:\/\/[\d.]+:\d+)/);
     let ready = 503;
@@ -91,7 +91,7 @@ describe('the switchyard command line', () => {
   });
 
   it('starts the embedded demo and serves the Qwen3 template', async () => {
-    const demo = run(['demo', '--port', '0', '--prep-threads', '1', '--log-level', 'warn']);
+    const demo = run(['demo', '--port', '0', '--prometheus-port', '0', '--prep-threads', '1', '--log-level', 'warn']);
     children.push(demo);
     const [, url] = await lineMatching(demo, /ready on (http:\/\/[\d.]+:\d+)/);
     const res = await postJson(`${url}/v1/chat/completions`, { model: 'qwen3-sim', messages: [{ role: 'user', content: 'Hello!' }] });

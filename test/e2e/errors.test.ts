@@ -118,7 +118,7 @@ describe('readiness and unreachable workers', () => {
     try {
       const dead = 'grpc://127.0.0.1:1';
       const cfg = parseRouterConfig(
-        ['--port', '0', '--worker-urls', dead, '--tokenizer-path', bundledTokenizerDir('qwen3'), '--log-level', 'silent', '--prep-threads', '1', '--health-check-interval-secs', '0.2', '--served-model-name', MODEL],
+        ['--port', '0', '--prometheus-port', '0', '--worker-urls', dead, '--tokenizer-path', bundledTokenizerDir('qwen3'), '--log-level', 'silent', '--prep-threads', '1', '--health-check-interval-secs', '0.2', '--served-model-name', MODEL],
         { requireWorkers: true },
       );
       if (cfg === 'help') throw new Error('help');

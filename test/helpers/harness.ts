@@ -63,6 +63,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const parsed = parseRouterConfig(
     [
       '--port', '0',
+      '--prometheus-port', '0',
       '--worker-urls', ...workers.map((w) => w.url),
       '--tokenizer-path', dir,
       '--served-model-name', MODEL,
