@@ -116,8 +116,8 @@ export class PromptFactory {
   }
 }
 
-/** Small seeded PRNG (mulberry32): the same index gives the same prompt on every run and machine. */
-function mulberry32(seed: number): () => number {
+/** Small seeded PRNG (mulberry32): the same seed gives the same sequence on every run and machine. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
