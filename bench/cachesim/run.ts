@@ -13,7 +13,7 @@ import { PolicyRouter, simulate, type FleetSpec, type SimRouter } from './simula
 import { multiTurnTrace, sharedPrefixTrace, type ColdCost, type MultiTurnShape, type SharedPrefixShape, type Trace, type TraceName } from './traces.js';
 import type { SimWorker } from './worker.js';
 
-export /**
+/**
  * `cache_aware_uncached` is our policy with the router crediting only the uncached part of each
  * dispatched prompt to `inFlightTokens` (see TokenCredit): a candidate fix measured side by side.
  */
