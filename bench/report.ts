@@ -1,4 +1,6 @@
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { cacheSimSection } from './cachesim/report.js';
+import type { CacheSimResults } from './cachesim/run.js';
 import type { LatencyRow, LatencySettings } from './latency.js';
 import type { PathStats } from './paths.js';
 import type { PrepRow, PrepSettings } from './prep.js';
@@ -12,6 +14,7 @@ export interface BenchResults {
   latency?: { settings: LatencySettings; rows: LatencyRow[] };
   relay?: { settings: RelaySettings; result: RelayResult };
   prep?: { settings: PrepSettings; rows: PrepRow[] };
+  cachesim?: CacheSimResults;
   profiles: { name: string; file: string; summary: ProfileSummary }[];
 }
 
@@ -166,6 +169,7 @@ export function renderResults(res: BenchResults): string {
     res.latency ? latencySection(res.latency) : [],
     res.relay ? relaySection(res.relay) : [],
     res.prep ? prepSection(res.prep) : [],
+    res.cachesim ? cacheSimSection(res.cachesim) : [],
     profileSection(res),
   ];
   return blocks
