@@ -5,7 +5,7 @@
  */
 import { createPolicy } from '../../src/routing/index.js';
 import { DEFAULT_POLICY_OPTIONS } from '../../src/routing/types.js';
-import { mulberry32 } from '../prompts.js';
+import { mulberry32 } from '../rng.js';
 import { summarize } from '../stats.js';
 import { OracleRouter } from './oracle.js';
 import { ReferenceCacheAware } from './reference-cache-aware.js';

@@ -5,7 +5,7 @@
  * 50 000), drawn from a seeded PRNG; every occurrence of a shared segment carries the same ids.
  */
 import { hashPrompt } from '../../src/sim/kv-cache.js';
-import { mulberry32 } from '../prompts.js';
+import { mulberry32 } from '../rng.js';
 
 export const VOCAB = 50_000;
 
