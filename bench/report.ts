@@ -6,6 +6,7 @@ import type { PathStats } from './paths.js';
 import type { PrepRow, PrepSettings } from './prep.js';
 import type { ProfileSummary } from './profile.js';
 import type { RelayResult, RelaySettings } from './relay.js';
+import { routingSection, routingTargets, type RoutingResult, type RoutingSettings } from './routing.js';
 
 export interface BenchResults {
   command: string;
@@ -14,6 +15,7 @@ export interface BenchResults {
   latency?: { settings: LatencySettings; rows: LatencyRow[] };
   relay?: { settings: RelaySettings; result: RelayResult };
   prep?: { settings: PrepSettings; rows: PrepRow[] };
+  routing?: { settings: RoutingSettings; result: RoutingResult };
   cachesim?: CacheSimResults;
   profiles: { name: string; file: string; summary: ProfileSummary }[];
 }
@@ -128,6 +130,7 @@ function targetsSection(res: BenchResults): string[] {
       p.errors === 0 && oneTokenRate >= 100_000,
     ]);
   }
+  if (res.routing) rows.push(...routingTargets(res.routing.result));
   if (rows.length === 0) return [];
   return [
     '### Targets',
@@ -169,6 +172,7 @@ export function renderResults(res: BenchResults): string {
     res.latency ? latencySection(res.latency) : [],
     res.relay ? relaySection(res.relay) : [],
     res.prep ? prepSection(res.prep) : [],
+    res.routing ? routingSection(res.routing.result, res.routing.settings) : [],
     res.cachesim ? cacheSimSection(res.cachesim) : [],
     profileSection(res),
   ];

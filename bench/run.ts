@@ -22,12 +22,13 @@ import { summarizeProfile } from './profile.js';
 import { PromptFactory } from './prompts.js';
 import { runRelay, type RelaySettings } from './relay.js';
 import { machineLine, renderResults, type BenchResults } from './report.js';
+import { runRouting, type RoutingSettings } from './routing.js';
 
 const USAGE = `Usage: npm run bench [-- OPTIONS]
 
 Options:
   --quick               ~40 s smoke run (short windows and traces; BENCHMARKS.md is left alone)
-  --only LIST           scenarios to run, comma-separated: latency,relay,prep,cachesim (default: all)
+  --only LIST           scenarios to run, comma-separated: latency,relay,prep,routing,cachesim (default: all)
   --concurrency LIST    latency scenario stream counts (default 1,64,256)
   --prep-threads N      prep pool threads (default: the router's, min(4, cores))
   --profile DIR         also profile the router thread (extra runs, not in the results) into DIR/*.cpuprofile
@@ -35,8 +36,10 @@ Options:
   -h, --help            show this help
 `;
 
-const SCENARIOS = ['latency', 'relay', 'prep', 'cachesim'] as const;
+const SCENARIOS = ['latency', 'relay', 'prep', 'routing', 'cachesim'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** The scenarios that drive a live router and sim, and so need the checked prompts. */
+const LIVE: readonly string[] = ['latency', 'relay', 'prep'];
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BENCHMARKS_MD = join(ROOT, 'BENCHMARKS.md');
 const RESULTS_BLOCK = 'results';
@@ -97,6 +100,13 @@ async function main(argv: string[]): Promise<number> {
     measureMs: quick ? 700 : 5_000,
     floorMs: quick ? 300 : 1_500,
   };
+  const routing: RoutingSettings = {
+    promptTokens: quick ? [1024, 4096, 16384] : [1024, 4096, 16384, 131072],
+    workers: [10, 100, 500],
+    decisions: quick ? 2_000 : 20_000,
+    poolTokens: quick ? 2_000_000 : 16_000_000,
+    traceRepeats: quick ? 1 : 3,
+  };
 
   const started = performance.now();
   const results: BenchResults = {
@@ -116,8 +126,8 @@ async function main(argv: string[]): Promise<number> {
       log(`${name} failed: ${(err as Error).stack ?? err}`);
     }
   };
-  // Only the live scenarios need prompts (and the tokenizer that checks them); the simulation runs on synthetic ids.
-  if (only.some((s) => s !== 'cachesim')) {
+  // Only the live scenarios need prompts (and the tokenizer that checks them); the others run on synthetic ids.
+  if (only.some((s) => LIVE.includes(s))) {
     const ctx: BenchContext = { prompts: await benchPrompts(), log };
     const profileDir = values.profile;
     if (profileDir) {
@@ -144,6 +154,9 @@ async function main(argv: string[]): Promise<number> {
       results.prep = { settings: prep, rows: await runPrep(ctx, prep) };
     });
   }
+  await attempt('routing', async () => {
+    results.routing = { settings: routing, result: runRouting(routing, log) };
+  });
   await attempt('cachesim', async () => {
     results.cachesim = runCacheSim(cacheSimSettings(quick), log);
   });

@@ -48,6 +48,7 @@ export class CacheAwarePolicy implements RoutingPolicy {
   private readonly balanceRel: number;
   private readonly sweepEveryMs: number;
   private lastSweep = Date.now();
+  private costs = new Float64Array(16);
 
   constructor(opts: PolicyOptions & { random: () => number }) {
     this.tree = new TokenRadixTree(opts.blockSize, opts.maxTreeSize);
@@ -72,28 +73,40 @@ export class CacheAwarePolicy implements RoutingPolicy {
     const hotAbove = Math.max(minInFlight + this.balanceAbs, minInFlight * this.balanceRel);
     const creditAbove = this.cacheThreshold * promptTokens;
 
-    let best = -1;
+    // Pass 1 scores every candidate and counts the ones tied for best (cost, then in-flight); pass 2
+    // runs only on a tie and takes a uniformly drawn one of them — one RNG draw per decision.
+    const n = candidates.length;
+    if (this.costs.length < n) this.costs = new Float64Array(Math.max(n, this.costs.length * 2));
+    const costs = this.costs;
+    let best = 0;
     let bestCost = Infinity;
-    let bestMatched = 0;
-    let ties = 1;
-    for (let i = 0; i < candidates.length; i++) {
+    let bestInFlight = Infinity;
+    let ties = 0;
+    for (let i = 0; i < n; i++) {
       const c = candidates[i]!;
       const matched = tree.matchedLength(slots[i]!);
       const credited = matched > creditAbove && c.inFlight <= hotAbove ? matched : 0;
       const cost = promptTokens - credited + loadCost(c);
-      const order = best < 0 ? -1 : cost - bestCost || c.inFlight - candidates[best]!.inFlight;
-      if (order < 0) {
+      costs[i] = cost;
+      if (cost < bestCost || (cost === bestCost && c.inFlight < bestInFlight)) {
         best = i;
         bestCost = cost;
-        bestMatched = matched;
+        bestInFlight = c.inFlight;
         ties = 1;
-      } else if (order === 0 && this.random() * ++ties < 1) {
-        best = i;
-        bestMatched = matched;
+      } else if (cost === bestCost && c.inFlight === bestInFlight) ties++;
+    }
+    if (ties > 1) {
+      let k = Math.floor(this.random() * ties);
+      for (let i = best; ; i++) {
+        if (costs[i] === bestCost && candidates[i]!.inFlight === bestInFlight && k-- === 0) {
+          best = i;
+          break;
+        }
       }
     }
+    const predictedCachedTokens = tree.matchedLength(slots[best]!);
     tree.insert(slots[best]!, tokens);
-    return { id: candidates[best]!.id, predictedCachedTokens: bestMatched };
+    return { id: candidates[best]!.id, predictedCachedTokens };
   }
 
   removeWorker(id: string): void {

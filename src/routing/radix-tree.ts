@@ -29,6 +29,8 @@ class Membership {
 }
 
 class TreeNode {
+  /** Byte view of `tokens`, for native comparison against a typed-array prompt. */
+  bytes: Buffer;
   children: Map<number, TreeNode> | null = null;
   /** The next child of the same parent whose first page hashes to the same key. */
   nextInBucket: TreeNode | null = null;
@@ -37,7 +39,13 @@ class TreeNode {
     public tokens: Uint32Array,
     public parent: TreeNode | null,
     public key: number,
-  ) {}
+  ) {
+    this.bytes = byteView(tokens);
+  }
+}
+
+function byteView(tokens: Uint32Array): Buffer {
+  return Buffer.from(tokens.buffer, tokens.byteOffset, tokens.byteLength);
 }
 
 interface Tenant {
@@ -88,10 +96,6 @@ export class TokenRadixTree {
     this.indexById.set(id, index);
     if (index >= this.matchedGen.length) this.growScratch(index + 1);
     return index;
-  }
-
-  hasTenant(id: string): boolean {
-    return this.indexById.has(id);
   }
 
   /** Tokens the worker holds in the tree (0 for an unknown worker). */
@@ -153,6 +157,8 @@ export class TokenRadixTree {
     this.pathLength = 0;
     this.partialNode = null;
     this.partialMatched = 0;
+    // Pipelines hand over Uint32Arrays: those are compared edge by edge with memcmp.
+    const bytes = tokens instanceof Uint32Array ? byteView(tokens) : null;
     let node = this.root;
     let pos = 0;
     while (pos < usable) {
@@ -161,7 +167,8 @@ export class TokenRadixTree {
       const edge = child.tokens;
       const limit = Math.min(edge.length, usable - pos);
       let i = B; // findChild compared the first page
-      while (i < limit && edge[i] === tokens[pos + i]) i++;
+      if (bytes !== null && limit > B && bytes.compare(child.bytes, B * 4, limit * 4, (pos + B) * 4, (pos + limit) * 4) === 0) i = limit;
+      else while (i < limit && edge[i] === tokens[pos + i]) i++;
       const matched = i - (i % B);
       this.markTenants(child, pos + matched, gen);
       if (matched < edge.length) {
@@ -269,6 +276,7 @@ export class TokenRadixTree {
     upper.nextInBucket = node.nextInBucket;
     node.nextInBucket = null;
     node.tokens = node.tokens.subarray(at);
+    node.bytes = byteView(node.tokens);
     node.key = pageKey(node.tokens, 0, this.blockSize);
     this.attachChild(upper, node);
     for (const [tenant, below] of node.tenants) {
