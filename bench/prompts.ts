@@ -1,6 +1,7 @@
 import type { Tokenizer } from '../native/tokenizer.js';
 import { loadModelAssets } from '../src/tokenizer/assets.js';
 import { ChatTemplate } from '../src/tokenizer/chat-template.js';
+import { mulberry32 } from './rng.js';
 
 export interface ChatMessage {
   role: 'user';
@@ -114,16 +115,4 @@ export class PromptFactory {
       throw new Error(`assembled prompt ids differ from the tokenizer's (${p.ids.length} vs ${ids.length} ids)`);
     }
   }
-}
-
-/** Small seeded PRNG (mulberry32): the same index gives the same prompt on every run and machine. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

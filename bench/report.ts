@@ -1,4 +1,6 @@
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { cacheSimSection } from './cachesim/report.js';
+import type { CacheSimResults } from './cachesim/run.js';
 import type { LatencyRow, LatencySettings } from './latency.js';
 import type { PathStats } from './paths.js';
 import type { PrepRow, PrepSettings } from './prep.js';
@@ -14,6 +16,7 @@ export interface BenchResults {
   relay?: { settings: RelaySettings; result: RelayResult };
   prep?: { settings: PrepSettings; rows: PrepRow[] };
   routing?: { settings: RoutingSettings; result: RoutingResult };
+  cachesim?: CacheSimResults;
   profiles: { name: string; file: string; summary: ProfileSummary }[];
 }
 
@@ -170,6 +173,7 @@ export function renderResults(res: BenchResults): string {
     res.relay ? relaySection(res.relay) : [],
     res.prep ? prepSection(res.prep) : [],
     res.routing ? routingSection(res.routing.result, res.routing.settings) : [],
+    res.cachesim ? cacheSimSection(res.cachesim) : [],
     profileSection(res),
   ];
   return blocks

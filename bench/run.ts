@@ -1,7 +1,8 @@
 /**
- * `npm run bench`: router-added latency, relay throughput and prep-pool throughput on this machine.
- * Progress goes to stderr, the markdown results to stdout; a full run also refreshes the results
- * block of BENCHMARKS.md.
+ * `npm run bench`: router-added latency, relay throughput and prep-pool throughput on this machine,
+ * and the cache-hit simulation of the routing policies (virtual time). Progress goes to stderr, the
+ * markdown results to stdout; a full run refreshes the results block of BENCHMARKS.md, and any
+ * non-quick run of the simulation refreshes its own block.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -11,6 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadTokenizer } from '../native/tokenizer.js';
 import { bundledTokenizerDir } from '../src/tokenizer/bundled.js';
+import { cacheSimSection } from './cachesim/report.js';
+import { runCacheSim } from './cachesim/run.js';
+import { cacheSimSettings } from './cachesim/settings.js';
 import type { BenchContext } from './context.js';
 import { runLatency, type LatencySettings } from './latency.js';
 import { runPrep, type PrepSettings } from './prep.js';
@@ -23,8 +27,8 @@ import { runRouting, type RoutingSettings } from './routing.js';
 const USAGE = `Usage: npm run bench [-- OPTIONS]
 
 Options:
-  --quick               ~40 s smoke run (short windows; BENCHMARKS.md is left alone)
-  --only LIST           scenarios to run, comma-separated: latency,relay,prep,routing (default: all)
+  --quick               ~40 s smoke run (short windows and traces; BENCHMARKS.md is left alone)
+  --only LIST           scenarios to run, comma-separated: latency,relay,prep,routing,cachesim (default: all)
   --concurrency LIST    latency scenario stream counts (default 1,64,256)
   --prep-threads N      prep pool threads (default: the router's, min(4, cores))
   --profile DIR         also profile the router thread (extra runs, not in the results) into DIR/*.cpuprofile
@@ -32,12 +36,14 @@ Options:
   -h, --help            show this help
 `;
 
-const SCENARIOS = ['latency', 'relay', 'prep', 'routing'] as const;
+const SCENARIOS = ['latency', 'relay', 'prep', 'routing', 'cachesim'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** The scenarios that drive a live router and sim, and so need the checked prompts. */
+const LIVE: readonly string[] = ['latency', 'relay', 'prep'];
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BENCHMARKS_MD = join(ROOT, 'BENCHMARKS.md');
-const BEGIN = '<!-- bench:results:begin -->';
-const END = '<!-- bench:results:end -->';
+const RESULTS_BLOCK = 'results';
+const CACHESIM_BLOCK = 'cachesim';
 const FORCED_EXIT_MS = 5_000;
 
 function log(message: string): void {
@@ -110,28 +116,6 @@ async function main(argv: string[]): Promise<number> {
     profiles: [],
   };
   log(results.machine);
-  const dir = bundledTokenizerDir('qwen3');
-  const tokenizer = await loadTokenizer(join(dir, 'tokenizer.json'), 'native');
-  const prompts = await PromptFactory.create(tokenizer, dir);
-  for (const [i, n] of [[0, 1000], [1, 1000], [2, 8000]] as const) await prompts.verify(prompts.make(i, n));
-
-  const ctx: BenchContext = { prompts, log };
-  const profileDir = values.profile;
-  if (profileDir) {
-    await mkdir(profileDir, { recursive: true });
-    ctx.profile = {
-      concurrency: 64,
-      durationMs: quick ? 2_000 : 5_000,
-      save: async (name, profile) => {
-        const file = join(profileDir, `router-${name}.cpuprofile`);
-        await writeFile(file, JSON.stringify(profile));
-        const rel = relative(ROOT, file);
-        results.profiles.push({ name, file: rel.startsWith('..') ? file : rel, summary: summarizeProfile(profile) });
-        log(`wrote ${file}`);
-      },
-    };
-  }
-
   let failed = false;
   const attempt = async (name: Scenario, fn: () => Promise<void>) => {
     if (!only.includes(name)) return;
@@ -142,32 +126,68 @@ async function main(argv: string[]): Promise<number> {
       log(`${name} failed: ${(err as Error).stack ?? err}`);
     }
   };
-  await attempt('latency', async () => {
-    results.latency = { settings: latency, rows: await runLatency(ctx, latency) };
-  });
-  await attempt('relay', async () => {
-    results.relay = { settings: relay, result: await runRelay(ctx, relay) };
-  });
-  await attempt('prep', async () => {
-    results.prep = { settings: prep, rows: await runPrep(ctx, prep) };
-  });
+  // Only the live scenarios need prompts (and the tokenizer that checks them); the others run on synthetic ids.
+  if (only.some((s) => LIVE.includes(s))) {
+    const ctx: BenchContext = { prompts: await benchPrompts(), log };
+    const profileDir = values.profile;
+    if (profileDir) {
+      await mkdir(profileDir, { recursive: true });
+      ctx.profile = {
+        concurrency: 64,
+        durationMs: quick ? 2_000 : 5_000,
+        save: async (name, profile) => {
+          const file = join(profileDir, `router-${name}.cpuprofile`);
+          await writeFile(file, JSON.stringify(profile));
+          const rel = relative(ROOT, file);
+          results.profiles.push({ name, file: rel.startsWith('..') ? file : rel, summary: summarizeProfile(profile) });
+          log(`wrote ${file}`);
+        },
+      };
+    }
+    await attempt('latency', async () => {
+      results.latency = { settings: latency, rows: await runLatency(ctx, latency) };
+    });
+    await attempt('relay', async () => {
+      results.relay = { settings: relay, result: await runRelay(ctx, relay) };
+    });
+    await attempt('prep', async () => {
+      results.prep = { settings: prep, rows: await runPrep(ctx, prep) };
+    });
+  }
   await attempt('routing', async () => {
     results.routing = { settings: routing, result: runRouting(routing, log) };
   });
+  await attempt('cachesim', async () => {
+    results.cachesim = runCacheSim(cacheSimSettings(quick), log);
+  });
   results.durationSec = (performance.now() - started) / 1000;
 
-  const markdown = renderResults(results);
-  process.stdout.write(`${markdown}\n`);
-  const full = !quick && only.length === SCENARIOS.length;
-  if (full && !failed && values['no-write'] !== true) {
-    await writeResults(markdown);
-    log(`updated ${BENCHMARKS_MD}`);
+  process.stdout.write(`${renderResults(results)}\n`);
+  const write = !quick && !failed && values['no-write'] !== true;
+  if (write && only.length === SCENARIOS.length) {
+    await writeBlock(RESULTS_BLOCK, renderResults({ ...results, cachesim: undefined }));
+    log(`updated the ${RESULTS_BLOCK} block of ${BENCHMARKS_MD}`);
+  }
+  if (write && results.cachesim) {
+    const header = `Command: \`${results.command}\`, ${results.machine}`;
+    await writeBlock(CACHESIM_BLOCK, [header, '', ...cacheSimSection(results.cachesim)].join('\n'));
+    log(`updated the ${CACHESIM_BLOCK} block of ${BENCHMARKS_MD}`);
   }
   return failed ? 1 : 0;
 }
 
-/** Replaces the generated block of BENCHMARKS.md, keeping the hand-written text around it. */
-async function writeResults(markdown: string): Promise<void> {
+async function benchPrompts(): Promise<PromptFactory> {
+  const dir = bundledTokenizerDir('qwen3');
+  const tokenizer = await loadTokenizer(join(dir, 'tokenizer.json'), 'native');
+  const prompts = await PromptFactory.create(tokenizer, dir);
+  for (const [i, n] of [[0, 1000], [1, 1000], [2, 8000]] as const) await prompts.verify(prompts.make(i, n));
+  return prompts;
+}
+
+/** Replaces the generated block `name` of BENCHMARKS.md, keeping the hand-written text around it. */
+async function writeBlock(name: string, markdown: string): Promise<void> {
+  const BEGIN = `<!-- bench:${name}:begin -->`;
+  const END = `<!-- bench:${name}:end -->`;
   const block = `${BEGIN}\n${markdown}\n${END}`;
   let doc: string;
   try {

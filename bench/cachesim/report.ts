@@ -1,0 +1,101 @@
+/** Markdown for the cache-hit simulation: settings, per-trace results and the issue's targets. */
+import type { CacheSimResults, CacheSimRow, SimPolicy } from './run.js';
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '–');
+
+/** Our policy (and its candidate fix) against the reference port and the oracle, per trace and load. */
+export interface CacheSimVerdict {
+  trace: string;
+  load: number;
+  policy: SimPolicy;
+  hitVsOracle: number;
+  hitVsReferencePp: number;
+  p99VsReference: number;
+  /** The targets apply under KV pressure only: distinct prompt tokens ≥ KV_PRESSURE of fleet KV. */
+  underPressure: boolean;
+  met: boolean;
+}
+
+/** routing.md §6.1 G3: "under KV pressure" = prefix demand ≥ 70 % of fleet KV. */
+export const KV_PRESSURE = 0.7;
+
+export function cacheSimVerdicts(res: CacheSimResults): CacheSimVerdict[] {
+  const out: CacheSimVerdict[] = [];
+  const find = (trace: string, load: number, policy: SimPolicy) => res.rows.find((r) => r.trace === trace && r.load === load && r.policy === policy);
+  for (const t of res.traces) {
+    const ref = find(t.trace, t.load, 'reference_cache_aware');
+    const oracle = find(t.trace, t.load, 'oracle');
+    if (!ref || !oracle) continue;
+    for (const policy of ['cache_aware', 'cache_aware_uncached'] as const) {
+      const ours = find(t.trace, t.load, policy);
+      if (!ours) continue;
+      const hitVsOracle = ours.hitRate / oracle.hitRate;
+      const hitVsReferencePp = (ours.hitRate - ref.hitRate) * 100;
+      const p99VsReference = ours.ttftP99 / ref.ttftP99;
+      const met = hitVsOracle >= 0.95 && hitVsReferencePp >= 5 && p99VsReference <= 0.8;
+      out.push({ trace: t.trace, load: t.load, policy, hitVsOracle, hitVsReferencePp, p99VsReference, underPressure: t.prefixDemand >= KV_PRESSURE, met });
+    }
+  }
+  return out;
+}
+
+function verdict(v: CacheSimVerdict): string {
+  if (!v.underPressure) return `n/a (no KV pressure)${v.met ? ', met' : ''}`;
+  return v.met ? 'met' : '**not met**';
+}
+
+function row(r: CacheSimRow): string {
+  return `| ${r.trace} | ${Math.round(r.load * 100)}% | ${r.policy} | ${pct(r.hitRate)} | ${ms(r.ttftP50)} | ${ms(r.ttftP99)} | ${r.imbalance.toFixed(2)} | ${r.makespanSec.toFixed(0)} |`;
+}
+
+export function cacheSimSection(res: CacheSimResults): string[] {
+  const s = res.settings;
+  const f = s.fleet;
+  const mt = s.multiTurn;
+  const sp = s.sharedPrefix;
+  const out = [
+    '### Cache-hit simulation (virtual time)',
+    '',
+    `Fleet: ${f.workers} simulated workers, each a ${f.kvCapacityTokens.toLocaleString('en-US')}-token paged LRU prefix cache (${f.blockSize}-token blocks), ` +
+      `prefill ${f.prefillTokensPerSec} tok/s (one request per step, prefill first), decode step ${f.decodeBaseMs} ms + ${f.decodePerReqMs} ms × batch, ` +
+      `≤ ${f.maxRunning} running; load snapshots every ${f.snapshotIntervalMs} ms. Load = cold work (no cache hit; decode charged at batch ${s.nominalDecodeBatch}) ` +
+      `as a share of fleet capacity. Seed ${s.seed}.`,
+    '',
+    `Traces: **multi_turn** — conversations of ${mt.turns} turns: a ${mt.systemTokens}-token system prompt shared by all, a ${mt.historyTokens}-token ` +
+      `history, then per turn a ${mt.question[0]}–${mt.question[1]}-token question, a ${mt.answer[0]}–${mt.answer[1]}-token answer carried into the next prompt, ` +
+      `think time ${mt.thinkMinMs / 1000} s + exp(${mt.thinkMeanMs / 1000} s); conversations start over ${mt.spanMs / 1000} s. ` +
+      `**shared_prefix** — ${sp.groups} groups × ${sp.perGroup} prompts: a ${sp.prefixTokens}-token group prefix + a ${sp.questionTokens}-token question, ` +
+      `${sp.outputTokens} output tokens, shuffled, Poisson arrivals.`,
+    '',
+    '| trace | load | requests | mean prompt tokens | distinct prompt tokens / fleet KV | arrivals span (s) |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...res.traces.map(
+      (t) => `| ${t.trace} | ${Math.round(t.load * 100)}% | ${t.requests} | ${t.meanPromptTokens.toFixed(0)} | ${t.prefixDemand.toFixed(2)} | ${t.spanSec.toFixed(0)} |`,
+    ),
+    '',
+    'Hit rate = cached prompt tokens / prompt tokens (the engines\' ground truth at admission). TTFT in virtual ms. ' +
+      'Imbalance = max / mean of per-worker busy time. Makespan = virtual seconds until the last request finished.',
+    '',
+    '| trace | load | policy | hit rate | TTFT p50 | TTFT p99 | imbalance | makespan (s) |',
+    '|---|---:|---|---:|---:|---:|---:|---:|',
+    ...res.rows.map(row),
+  ];
+  const verdicts = cacheSimVerdicts(res);
+  if (verdicts.length > 0) {
+    out.push(
+      '',
+      'Targets (issue 4 §9): hit rate ≥ 95 % of the oracle\'s and ≥ 5 points above the reference port, TTFT p99 ≥ 20 % below the reference port, ' +
+        `judged under KV pressure (distinct prompt tokens ≥ ${KV_PRESSURE * 100} % of fleet KV).`,
+      '',
+      '| trace | load | policy | hit / oracle | hit − reference (pp) | TTFT p99 / reference | verdict |',
+      '|---|---:|---|---:|---:|---:|---|',
+      ...verdicts.map(
+        (v) =>
+          `| ${v.trace} | ${Math.round(v.load * 100)}% | ${v.policy} | ${pct(v.hitVsOracle)} | ${v.hitVsReferencePp >= 0 ? '+' : ''}${v.hitVsReferencePp.toFixed(1)} | ` +
+          `${v.p99VsReference.toFixed(2)} | ${verdict(v)} |`,
+      ),
+    );
+  }
+  return out;
+}
