@@ -1,10 +1,10 @@
-import type { WorkerPool } from '../workers/worker-pool.js';
+import type { WorkerFleet } from '../workers/fleet.js';
 import type { ServedModel } from './served-model.js';
 
 /** What the pipeline needs from the running router; built once at startup. */
 export interface PipelineContext {
   model: ServedModel;
-  pool: WorkerPool;
+  fleet: WorkerFleet;
   requestTimeoutMs: number;
 }
 
