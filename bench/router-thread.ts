@@ -23,7 +23,7 @@ try {
   if (parsed === 'help') throw new Error('unexpected --help');
   const router = await startRouter(parsed);
   const deadline = Date.now() + 10_000;
-  while (router.pool.healthyCount < parsed.workerUrls.length) {
+  while (router.fleet.routable().length < parsed.workerUrls.length) {
     if (Date.now() > deadline) throw new Error('the router never saw its workers healthy');
     await new Promise((r) => setTimeout(r, 20));
   }

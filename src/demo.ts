@@ -46,7 +46,7 @@ export async function startDemo(argv: readonly string[]): Promise<Demo | 'help'>
       servedModelName: config.servedModelName ?? DEMO_MODEL,
       healthCheckIntervalSecs: Math.min(config.healthCheckIntervalSecs, 2),
     });
-    await router.pool.whenHealthy(router.pool.workers.length, 10_000).catch(async (err) => {
+    await router.fleet.whenRoutable(router.fleet.list().length, 10_000).catch(async (err) => {
       await router.close();
       throw err;
     });

@@ -6,33 +6,51 @@ import type { PipelineContext } from './pipeline/context.js';
 import { retryConfigFromFlags, RetryPolicy } from './pipeline/retry-policy.js';
 import { applyWorkerInfo, loadServedModel, type ServedModel } from './pipeline/served-model.js';
 import { buildApp } from './server/app.js';
-import { WorkerPool } from './workers/worker-pool.js';
+import { WorkerFleet, type BreakerChange, type StateChange } from './workers/fleet.js';
 
 export interface RunningRouter {
   app: FastifyInstance;
   url: string;
   model: ServedModel;
-  pool: WorkerPool;
+  fleet: WorkerFleet;
   metrics: RouterMetrics;
   /** Where Prometheus scrapes /metrics; undefined with --disable-prometheus. */
   metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
+export function fleetFromConfig(config: RouterConfig): WorkerFleet {
+  return new WorkerFleet({
+    health: {
+      intervalMs: config.healthCheckIntervalSecs * 1000,
+      timeoutMs: config.healthCheckTimeoutSecs * 1000,
+      failureThreshold: config.healthFailureThreshold,
+      successThreshold: config.healthSuccessThreshold,
+    },
+    breaker: {
+      failureThreshold: config.cbFailureThreshold,
+      successThreshold: config.cbSuccessThreshold,
+      openMs: config.cbTimeoutDurationSecs * 1000,
+      disabled: config.disableCircuitBreaker,
+    },
+    loadIntervalMs: config.loadMonitorIntervalSecs * 1000,
+    dpAware: config.dpAware,
+  });
+}
+
 /** Connects to the workers, loads the model's tokenizer and template, and starts the HTTP server. */
 export async function startRouter(config: RouterConfig): Promise<RunningRouter> {
-  const pool = new WorkerPool(config.workerUrls, {
-    healthCheckIntervalMs: config.healthCheckIntervalSecs * 1000,
-    healthCheckTimeoutMs: config.healthCheckTimeoutSecs * 1000,
-  });
+  const fleet = fleetFromConfig(config);
+  // With --dp-aware the entries appear once a probe has read dp_size; nothing waits for that here.
+  for (const url of config.workerUrls) fleet.add(url).catch(() => undefined);
   let model: ServedModel | undefined;
   let metricsServer: MetricsServer | undefined;
   try {
-    model = await loadServedModel(config, pool);
+    model = await loadServedModel(config, fleet);
     const metrics = new RouterMetrics(config.prometheusDurationBuckets);
     const ctx: PipelineContext = {
       model,
-      pool,
+      fleet,
       requestTimeoutMs: config.requestTimeoutSecs * 1000,
       metrics,
       retry: new RetryPolicy(retryConfigFromFlags(config)),
@@ -53,41 +71,41 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
           }
         : {}),
     });
-    pool.on('health', (url: string, healthy: boolean, error?: string) => {
-      if (healthy) {
-        app.log.info({ worker: url }, 'worker is healthy');
-        const served = model!;
-        pool.workers
-          .find((w) => w.client.url === url)
+    const served = model;
+    fleet.on('state', (c: StateChange) => {
+      if (c.to === 'ready') {
+        app.log.info({ worker: c.id, from: c.from }, 'worker is ready');
+        fleet
+          .get(c.id)
           ?.client.getModelInfo()
           .then((info) => applyWorkerInfo(served, info))
           .catch(() => undefined);
-      } else app.log.warn({ worker: url, error }, 'worker is unhealthy');
+      } else app.log.warn({ worker: c.id, from: c.from, to: c.to, reason: c.reason }, 'worker left rotation');
     });
-    pool.start();
+    fleet.on('breaker', (c: BreakerChange) => app.log.warn({ worker: c.id, from: c.from, to: c.to }, 'circuit breaker changed'));
+    fleet.start();
     if (!config.disablePrometheus) metricsServer = await startMetricsServer(metrics.registry, config.prometheusHost, config.prometheusPort);
     await app.listen({ host: config.host, port: config.port });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    const served = model;
     return {
       app,
       url: `http://${host}:${port}`,
       model: served,
-      pool,
+      fleet,
       metrics,
       metricsUrl: metricsServer?.url,
       close: async () => {
         await app.close();
         await metricsServer?.close();
-        pool.close();
+        fleet.close();
         await served.prep.close();
       },
     };
   } catch (err) {
     await metricsServer?.close();
-    pool.close();
+    fleet.close();
     await model?.prep.close();
     throw err;
   }

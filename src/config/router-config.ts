@@ -24,6 +24,14 @@ export interface RouterConfig {
   maxPayloadSize: number;
   healthCheckIntervalSecs: number;
   healthCheckTimeoutSecs: number;
+  healthFailureThreshold: number;
+  healthSuccessThreshold: number;
+  cbFailureThreshold: number;
+  cbSuccessThreshold: number;
+  cbTimeoutDurationSecs: number;
+  disableCircuitBreaker: boolean;
+  loadMonitorIntervalSecs: number;
+  dpAware: boolean;
   workerStartupTimeoutSecs: number;
   requestIdHeaders: string[];
   /** 'auto', 'none', 'harmony' (GPT-OSS) or a canonical reasoning parser name. */
@@ -81,8 +89,21 @@ export const ROUTER_FLAGS: readonly FlagSpec[] = [
   { name: 'log-level', kind: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], help: 'Log level' },
   { name: 'request-timeout-secs', kind: 'number', default: 1800, min: 0.001, help: 'Deadline for one request, end to end (gRPC deadline included)' },
   { name: 'max-payload-size', kind: 'int', default: 536870912, min: 1024, help: 'Largest accepted request body in bytes' },
-  { name: 'health-check-interval-secs', kind: 'number', default: 10, min: 0.05, help: 'How often workers are probed with HealthCheck' },
-  { name: 'health-check-timeout-secs', kind: 'number', default: 5, min: 0.05, help: 'Timeout of one HealthCheck probe' },
+  // Probes are the slow path: connect errors and dropped connections take a worker out at once, so
+  // probes only catch hung workers and bring recovered ones back. 5 s × 2 failures isolates a hung
+  // worker in ~10 s, where the reference's 60 s × 3 takes three minutes.
+  { name: 'health-check-interval-secs', kind: 'number', default: 5, min: 0.05, help: 'How often workers are probed with HealthCheck' },
+  { name: 'health-check-timeout-secs', kind: 'number', default: 3, min: 0.05, help: 'Timeout of one HealthCheck probe' },
+  { name: 'health-failure-threshold', kind: 'int', default: 2, min: 1, max: 1000, help: 'Consecutive failed probes that take a ready worker out of rotation' },
+  { name: 'health-success-threshold', kind: 'int', default: 2, min: 1, max: 1000, help: 'Consecutive passed probes that bring an unready worker back (a new worker needs one)' },
+  // Breakers see requests the worker answered with an error; 5 in a row is a pattern, not noise,
+  // and 10 s open is long enough to shed a struggling worker without leaving it idle for a minute.
+  { name: 'cb-failure-threshold', kind: 'int', default: 5, min: 1, max: 1000000, help: 'Consecutive failed requests (5xx, not 429) that open a worker\'s circuit breaker' },
+  { name: 'cb-success-threshold', kind: 'int', default: 2, min: 1, max: 1000, help: 'Consecutive successful trial requests that close a half-open breaker' },
+  { name: 'cb-timeout-duration-secs', kind: 'number', default: 10, min: 0.01, help: 'How long an open breaker rejects traffic before admitting a trial request' },
+  { name: 'disable-circuit-breaker', kind: 'boolean', default: false, help: 'Never open circuit breakers' },
+  { name: 'load-monitor-interval-secs', kind: 'number', default: 2, min: 0.05, help: 'How often GetLoads is read from every ready worker' },
+  { name: 'dp-aware', kind: 'boolean', default: false, help: "Route to each worker's data-parallel ranks as separate workers (dp_size from GetServerInfo)" },
   {
     name: 'worker-startup-timeout-secs',
     kind: 'number',
@@ -178,6 +199,14 @@ export function parseRouterConfig(argv: readonly string[], opts: { requireWorker
     maxPayloadSize: f['max-payload-size'] as number,
     healthCheckIntervalSecs: f['health-check-interval-secs'] as number,
     healthCheckTimeoutSecs: f['health-check-timeout-secs'] as number,
+    healthFailureThreshold: f['health-failure-threshold'] as number,
+    healthSuccessThreshold: f['health-success-threshold'] as number,
+    cbFailureThreshold: f['cb-failure-threshold'] as number,
+    cbSuccessThreshold: f['cb-success-threshold'] as number,
+    cbTimeoutDurationSecs: f['cb-timeout-duration-secs'] as number,
+    disableCircuitBreaker: f['disable-circuit-breaker'] as boolean,
+    loadMonitorIntervalSecs: f['load-monitor-interval-secs'] as number,
+    dpAware: f['dp-aware'] as boolean,
     workerStartupTimeoutSecs: f['worker-startup-timeout-secs'] as number,
     requestIdHeaders: (f['request-id-headers'] as string[]).map((h) => h.toLowerCase()),
     reasoningParser: parserChoice('reasoning-parser', f['reasoning-parser'] as string, resolveReasoningParserName, REASONING_PARSER_NAMES),

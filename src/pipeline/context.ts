@@ -1,12 +1,12 @@
 import type { RouterMetrics } from '../metrics/router-metrics.js';
-import type { WorkerPool } from '../workers/worker-pool.js';
+import type { WorkerFleet } from '../workers/fleet.js';
 import type { RetryPolicy } from './retry-policy.js';
 import type { ServedModel } from './served-model.js';
 
 /** What the pipeline needs from the running router; built once at startup. */
 export interface PipelineContext {
   model: ServedModel;
-  pool: WorkerPool;
+  fleet: WorkerFleet;
   requestTimeoutMs: number;
   metrics: RouterMetrics;
   /** When and whether a failed worker attempt is tried again (the dispatch loop applies it). */

@@ -2,8 +2,9 @@ import type { GenerateComplete, GenerateRequest, GenerateResponse, GenerateStrea
 import { ApiError } from '../errors.js';
 import type { Tokenizer } from '../../native/tokenizer.js';
 import { createSequenceDecoder, type DecodeStep, type SequenceDecoder, type SequenceDecoderOptions } from '../tokenizer/sequence-decoder.js';
-import { legacyGenerateErrorToApiError } from '../workers/grpc-errors.js';
-import type { GenerateCall, WorkerClient } from '../workers/worker-client.js';
+import type { WorkerLease } from '../workers/fleet.js';
+import { legacyGenerateErrorToApiError, outcomeOfError, type WorkerOutcome } from '../workers/grpc-errors.js';
+import type { GenerateCall } from '../workers/worker-client.js';
 import { convertOutputLogprobs, type TokenLogprob } from './logprobs.js';
 
 export type OutputEvent =
@@ -25,7 +26,13 @@ export interface OutputSink {
 }
 
 export interface GenerationSpec {
-  worker: WorkerClient;
+  /** The worker the request goes to; finished with the outcome when the generation ends. */
+  lease: WorkerLease;
+  /**
+   * Another worker for a request whose worker was unreachable before it sent anything (the request
+   * never ran, so resending it is safe); throws or returns undefined when there is none.
+   */
+  reroute?: () => WorkerLease | undefined;
   request: GenerateRequest;
   tokenizer: Tokenizer;
   decoder: SequenceDecoderOptions;
@@ -66,10 +73,13 @@ export class Generation {
   private sink: OutputSink | undefined;
   private ended = false;
   private arrival = 0;
+  private received = false;
+  private lease: WorkerLease;
   private readonly tokenText: (id: number) => string;
 
   constructor(private readonly spec: GenerationSpec) {
     this.requestId = spec.request.requestId;
+    this.lease = spec.lease;
     this.n = Math.max(1, spec.request.samplingParams?.n ?? 1);
     this.streaming = spec.request.stream;
     this.tokenText = (id) => spec.tokenizer.decode([id], false);
@@ -83,11 +93,16 @@ export class Generation {
   start(sink: OutputSink): void {
     if (this.sink) throw new Error('generation already started');
     this.sink = sink;
-    this.call = this.spec.worker.generate(
+    this.call = this.callWorker();
+  }
+
+  private callWorker(): GenerateCall {
+    return this.lease.entry.client.generate(
       this.spec.request,
       {
         message: (msg) => {
           if (this.ended) return;
+          this.received = true;
           try {
             this.onMessage(msg);
           } catch (err) {
@@ -104,7 +119,7 @@ export class Generation {
   cancel(reason: string): void {
     if (this.ended) return;
     this.abortEngine(reason);
-    this.finishSink();
+    this.finishSink(undefined, 'cancelled');
   }
 
   pause(): void {
@@ -118,13 +133,30 @@ export class Generation {
   private abortEngine(reason: string): void {
     if (!this.call) return;
     this.call.cancel();
-    void this.spec.worker.abort(this.requestId, reason);
+    void this.lease.entry.client.abort(this.requestId, reason);
   }
 
-  private finishSink(err?: ApiError): void {
+  private finishSink(err?: ApiError, outcome: WorkerOutcome = err ? outcomeOfError(err) : 'ok'): void {
     if (this.ended) return;
     this.ended = true;
+    this.lease.finish(outcome, err?.message);
     this.sink?.end(err);
+  }
+
+  /** Moves a request that never reached its worker to another one; false when there is none. */
+  private rerouted(err: ApiError): boolean {
+    if (this.received || !this.spec.reroute || outcomeOfError(err) !== 'unreachable') return false;
+    this.lease.finish('unreachable', err.message);
+    let next: WorkerLease | undefined;
+    try {
+      next = this.spec.reroute();
+    } catch {
+      next = undefined;
+    }
+    if (!next) return false;
+    this.lease = next;
+    this.call = this.callWorker();
+    return true;
   }
 
   private fail(err: ApiError): void {
@@ -135,6 +167,7 @@ export class Generation {
 
   private onCallEnd(err?: ApiError): void {
     if (this.ended) return;
+    if (err && this.rerouted(err)) return;
     if (err) return this.finishSink(err);
     if (this.choices.length < this.n || this.choices.some((c) => !c.done)) {
       return this.finishSink(new ApiError(502, 'worker closed the stream before every choice completed', { code: 'upstream_protocol_error' }));
@@ -158,7 +191,7 @@ export class Generation {
   private onMessage(msg: GenerateResponse): void {
     const r = msg.response;
     if (r === undefined) return;
-    if (r.$case === 'error') return this.fail(legacyGenerateErrorToApiError(r.value, this.spec.worker.url));
+    if (r.$case === 'error') return this.fail(legacyGenerateErrorToApiError(r.value, this.lease.entry.url));
     if (r.$case === 'chunk') {
       this.onTokens(this.choice(r.value.index), r.value.tokenIds, r.value, r.value.index);
     } else {

@@ -53,7 +53,7 @@ export function decoderOptions(ctx: PipelineContext, s: DecodeSettings, stopSetu
   return { skipSpecialTokens: s.skipSpecialTokens, stopStrings: s.stops, stopTokenIds: ids, noStopTrim: s.noStopTrim };
 }
 
-/** Picks a worker and binds one GenerateRequest to it. */
+/** Picks a worker (setting its DP rank on the request) and binds one GenerateRequest to it; reroutes a request its worker never received. */
 export function startGeneration(
   ctx: PipelineContext,
   meta: RequestMeta,
@@ -63,9 +63,15 @@ export function startGeneration(
   logprobs: boolean,
   withIds = false,
 ): Generation {
-  const worker = ctx.pool.pick();
+  const promptTokens = request.tokenized?.inputIds.length ?? 0;
+  const take = () => {
+    const entry = ctx.fleet.pick();
+    if (entry.rank !== undefined) request.dataParallelRank = entry.rank;
+    return ctx.fleet.lease(entry, promptTokens);
+  };
   return new Generation({
-    worker,
+    lease: take(),
+    reroute: take,
     request,
     tokenizer: ctx.model.tokenizer,
     decoder,

@@ -9,7 +9,7 @@ import { detectThinkingToggle, type ThinkingToggle } from '../parsers/reasoning/
 import { detectToolParser } from '../parsers/tools/registry.js';
 import { loadModelAssets, resolveModelDir, type ModelAssets } from '../tokenizer/assets.js';
 import { PrepPool } from '../tokenizer/prep-pool.js';
-import type { WorkerPool } from '../workers/worker-pool.js';
+import type { WorkerFleet } from '../workers/fleet.js';
 import { harmonyTokenizerMismatch } from './harmony-output.js';
 import { parseDefaultSamplingParams, type ModelSamplingDefaults } from './request-builder.js';
 
@@ -52,15 +52,15 @@ function isDir(p: string): boolean {
   }
 }
 
-async function firstModelInfo(pool: WorkerPool, timeoutMs: number): Promise<GetModelInfoResponse> {
+async function firstModelInfo(fleet: WorkerFleet, timeoutMs: number): Promise<GetModelInfoResponse> {
   const deadline = Date.now() + timeoutMs;
   let lastError = 'no worker answered';
   for (;;) {
-    for (const w of pool.workers) {
+    for (const client of fleet.clients()) {
       try {
-        return await w.client.getModelInfo(Math.min(5_000, Math.max(100, deadline - Date.now())));
+        return await client.getModelInfo(Math.min(5_000, Math.max(100, deadline - Date.now())));
       } catch (err) {
-        lastError = `${w.client.url}: ${(err as Error).message}`;
+        lastError = `${client.url}: ${(err as Error).message}`;
       }
     }
     if (Date.now() >= deadline) throw new StartupError(`could not read GetModelInfo from any worker (${lastError})`);
@@ -89,11 +89,11 @@ function resolveTokenizerDir(config: RouterConfig, info: GetModelInfoResponse | 
   );
 }
 
-export async function loadServedModel(config: RouterConfig, pool: WorkerPool): Promise<ServedModel> {
+export async function loadServedModel(config: RouterConfig, fleet: WorkerFleet): Promise<ServedModel> {
   const needInfo = config.tokenizerPath === undefined && config.modelPath === undefined;
   const info = needInfo
-    ? await firstModelInfo(pool, config.workerStartupTimeoutSecs * 1000)
-    : await firstModelInfo(pool, 1_000).catch(() => undefined);
+    ? await firstModelInfo(fleet, config.workerStartupTimeoutSecs * 1000)
+    : await firstModelInfo(fleet, 1_000).catch(() => undefined);
   const dir = resolveTokenizerDir(config, info);
   const assets = await loadModelAssets(dir, config.chatTemplate ? { chatTemplatePath: config.chatTemplate } : undefined);
   const tokenizer = await loadTokenizer(assets.tokenizerJsonPath, config.tokenizerBackend);

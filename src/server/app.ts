@@ -178,10 +178,10 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
   app.get('/health', ok);
   app.get('/liveness', ok);
   app.get('/readiness', async (_, reply) => {
-    const healthy = ctx.pool.healthyCount;
-    const total = ctx.pool.workers.length;
-    if (healthy > 0) return { status: 'ready', healthy_workers: healthy, total_workers: total };
-    return reply.status(503).send({ status: 'not ready', reason: 'no worker has passed a health check', healthy_workers: 0, total_workers: total });
+    const routable = ctx.fleet.routable().length;
+    const total = ctx.fleet.list().length;
+    if (routable > 0) return { status: 'ready', healthy_workers: routable, total_workers: total };
+    return reply.status(503).send({ status: 'not ready', reason: 'no worker is routable (healthy, enabled, circuit breaker closed)', healthy_workers: 0, total_workers: total });
   });
 
   return app;

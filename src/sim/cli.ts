@@ -27,7 +27,9 @@ Options:
   --kv-tokens N             KV cache capacity in tokens, per DP rank (default 524288)
   --block-size N            prefix-cache block size in tokens (default 16)
   --max-running N           batch width per DP rank; the rest wait FIFO (default 256)
-  --dp-size N               data-parallel ranks reported and simulated (default 1)
+  --dp-size N               data-parallel ranks reported and simulated; a request's
+                            data_parallel_rank > 0 pins it to that rank (default 1)
+  --api-key KEY             require \`authorization: Bearer KEY\` metadata on every call
   --output-style S          reply format without a reply directive: plain (prose), or a model
                             family's markup (reasoning where the family has it, then a call of the
                             first tool the prompt declares, else prose): qwen3, deepseek-r1,
@@ -51,6 +53,7 @@ const OPTIONS = {
   'block-size': { type: 'string' },
   'max-running': { type: 'string' },
   'dp-size': { type: 'string' },
+  'api-key': { type: 'string' },
   'output-style': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -112,6 +115,7 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     blockSize: flags.blockSize,
     maxRunning: flags.maxRunning,
     dpSize: flags.dpSize,
+    ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
     outputStyle: style as OutputStyle,
   });
   process.stdout.write(`sim worker listening on ${worker.url}\n`);

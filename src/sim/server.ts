@@ -1,6 +1,6 @@
 import type { OutputStyle } from './styles.js';
 import { EventEmitter } from 'node:events';
-import { Server, ServerCredentials, status as GrpcStatus, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status as GrpcStatus, type Metadata, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import {
   AbortResponse,
   GetLoadsResponse,
@@ -46,8 +46,13 @@ export interface SimWorkerOptions {
   blockSize?: number;
   /** Batch width per DP rank; the rest wait FIFO. Default 256. */
   maxRunning?: number;
-  /** DP ranks, each its own scheduler and KV; requests go to the least busy. Default 1. */
+  /**
+   * DP ranks, each its own scheduler and KV. A request's data_parallel_rank > 0 pins it to that rank
+   * (0 is proto3's unset, so it goes to the least busy rank); a rank outside [0, dpSize) is rejected. Default 1.
+   */
   dpSize?: number;
+  /** When set, every call must carry `authorization: Bearer KEY`; others get UNAUTHENTICATED. */
+  apiKey?: string;
   weightVersion?: string;
   /** Reply format when the prompt carries no reply directive (see styles.ts). Default 'plain'. */
   outputStyle?: OutputStyle;
@@ -67,7 +72,7 @@ export interface SimWorker {
   readonly port: number;
   /** grpc://host:port */
   readonly url: string;
-  /** 'request' (GenerateRequest), 'cancelled' (requestId), 'abort' (requestId), 'finished' (requestId, reason, index). */
+  /** 'request' (GenerateRequest, with its data_parallel_rank), 'cancelled' (requestId), 'abort' (requestId), 'finished' (requestId, reason, index). */
   readonly events: EventEmitter;
   stats(): SimWorkerStats;
   setHealthy(healthy: boolean): void;
@@ -75,6 +80,11 @@ export interface SimWorker {
 }
 
 const MiB = 1024 * 1024;
+
+interface ServiceErrorLike {
+  code: GrpcStatus;
+  details: string;
+}
 const CLOSE_GRACE_MS = 200;
 /** A sub-request id as the servicer names them: `{rid}-{i}` per choice, `{rid}-prefix` for the warm-up. */
 const SUB_REQUEST = /^(.*)-(\d+|prefix)$/;
@@ -124,7 +134,8 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
     vocabSize,
     blockSize,
     outputStyle: opts.outputStyle ?? 'plain',
-    pickEngine: () => {
+    pickEngine: (rank) => {
+      if (rank > 0) return engines[rank]!;
       let best = engines[0]!;
       for (const e of engines) if (e.runningCount + e.waitingCount < best.runningCount + best.waitingCount) best = e;
       return best;
@@ -176,13 +187,32 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
     };
   };
 
+  const expectedAuth = opts.apiKey === undefined ? undefined : `Bearer ${opts.apiKey}`;
+  const unauthenticated = (md: Metadata): ServiceErrorLike | null => {
+    if (expectedAuth === undefined || md.get('authorization')[0] === expectedAuth) return null;
+    return { code: GrpcStatus.UNAUTHENTICATED, details: 'missing or wrong API key' };
+  };
+
+  const deny = (call: { metadata: Metadata }, callback: (err: ServiceErrorLike) => void): boolean => {
+    const denied = unauthenticated(call.metadata);
+    if (denied) callback(denied);
+    return denied !== null;
+  };
+
   const handlers: SglangSchedulerServer = {
     generate(call: ServerWritableStream<GenerateRequest, GenerateResponse>) {
+      const denied = unauthenticated(call.metadata);
+      if (denied) return void call.emit('error', denied);
       counters.generates++;
       lastReceive = Date.now() / 1000;
       events.emit('request', call.request);
       if (closing) {
         call.emit('error', { code: GrpcStatus.UNAVAILABLE, details: 'sim worker is shutting down' });
+        return;
+      }
+      const rank = call.request.dataParallelRank;
+      if (rank < 0 || rank >= dpSize) {
+        call.emit('error', { code: GrpcStatus.INVALID_ARGUMENT, details: `data_parallel_rank ${rank} out of range [0, ${dpSize})` });
         return;
       }
       const session = new GenerateSession(call, ctx);
@@ -191,14 +221,17 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
         call.emit('error', { code: GrpcStatus.INTERNAL, details: err instanceof Error ? err.message : String(err) });
       });
     },
-    embed(_call, callback) {
+    embed(call, callback) {
+      if (deny(call, callback)) return;
       callback({ code: GrpcStatus.UNIMPLEMENTED, details: 'the simulated worker serves generation only' }, null);
     },
-    healthCheck(_call, callback) {
+    healthCheck(call, callback) {
+      if (deny(call, callback)) return;
       const ok = healthy && !closing;
       callback(null, HealthCheckResponse.fromPartial({ healthy: ok, message: ok ? 'ok' : closing ? 'shutting down' : 'marked unhealthy' }));
     },
     abort(call, callback: sendUnaryData<AbortResponse>) {
+      if (deny(call, callback)) return;
       const req: AbortRequest = call.request;
       let hit = sessions.get(req.requestId)?.abort(null) ?? false;
       if (!hit) {
@@ -212,7 +245,8 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
       }
       callback(null, AbortResponse.fromPartial({ success: hit, message: hit ? 'aborted' : `no running request ${req.requestId}` }));
     },
-    getModelInfo(_call, callback) {
+    getModelInfo(call, callback) {
+      if (deny(call, callback)) return;
       callback(
         null,
         GetModelInfoResponse.fromPartial({
@@ -231,7 +265,8 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
         }),
       );
     },
-    getServerInfo(_call, callback) {
+    getServerInfo(call, callback) {
+      if (deny(call, callback)) return;
       callback(
         null,
         GetServerInfoResponse.fromPartial({
@@ -267,6 +302,7 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
       );
     },
     getLoads(call, callback: sendUnaryData<GetLoadsResponse>) {
+      if (deny(call, callback)) return;
       const req: GetLoadsRequest = call.request;
       if (req.dpRank !== undefined && (req.dpRank < 0 || req.dpRank >= dpSize)) {
         callback({ code: GrpcStatus.INVALID_ARGUMENT, details: `dp_rank ${req.dpRank} out of range [0, ${dpSize})` }, null);

@@ -16,7 +16,8 @@ export interface SessionContext {
   readonly vocabSize: number;
   readonly blockSize: number;
   readonly outputStyle: OutputStyle;
-  pickEngine(): SimEngine;
+  /** The engine of DP rank `rank`, or the least busy one for rank 0 (proto3's unset). */
+  pickEngine(rank: number): SimEngine;
   onPromptAccepted(tokens: number): void;
   onFinished(session: GenerateSession, index: number, reason: string): void;
   onCancelled(session: GenerateSession): void;
@@ -104,7 +105,7 @@ export class GenerateSession {
       return this.end();
     }
     this.started = true;
-    this.engine = this.ctx.pickEngine();
+    this.engine = this.ctx.pickEngine(req.dataParallelRank);
     if (this.choices.length === 1) {
       this.submit(this.choices[0]!, hash);
       return;

@@ -5,8 +5,10 @@ import { ApiError } from '../errors.js';
  * The one place where worker failures become HTTP errors. Retryable-looking statuses keep
  * their meaning (429/503/504) so clients and a future retry layer can act on them; anything
  * else from the worker is an upstream failure (502), and a cancelled call is reported as such.
+ * UNAVAILABLE on a channel that is not connected is a transport failure (refused or dropped
+ * connection), `worker_unreachable`; on a connected channel the worker itself said it cannot serve.
  */
-export function grpcErrorToApiError(err: unknown, worker: string): ApiError {
+export function grpcErrorToApiError(err: unknown, worker: string, connected = true): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as Partial<ServiceError>;
   const code = typeof e.code === 'number' ? e.code : GrpcStatus.UNKNOWN;
@@ -21,6 +23,7 @@ export function grpcErrorToApiError(err: unknown, worker: string): ApiError {
     case GrpcStatus.RESOURCE_EXHAUSTED:
       return new ApiError(429, `worker ${worker} is overloaded: ${detail}`, { code: 'worker_overloaded', cause, retryAfterMs });
     case GrpcStatus.UNAVAILABLE:
+      if (!connected) return new ApiError(503, `worker ${worker} is unreachable: ${detail}`, { code: 'worker_unreachable', cause, retryAfterMs });
       return new ApiError(503, `worker ${worker} is unavailable: ${detail}`, { code: 'worker_unavailable', cause, retryAfterMs });
     case GrpcStatus.DEADLINE_EXCEEDED:
       return new ApiError(504, `worker ${worker} did not answer in time: ${detail}`, { code: 'upstream_timeout', cause });
@@ -55,4 +58,24 @@ export function legacyGenerateErrorToApiError(err: { message: string; httpStatus
   if (status >= 400 && status < 500) return new ApiError(status, message, { code: 'invalid_request' });
   if (status === 503) return new ApiError(503, `worker ${worker} is unavailable: ${message}`, { code: 'worker_unavailable' });
   return new ApiError(502, `worker ${worker} failed: ${message}`, { code: 'upstream_error' });
+}
+
+/**
+ * How one request's end bears on its worker's health. `unreachable` (connect error, refused or
+ * dropped connection) takes the worker out of rotation at once; `failure` feeds the
+ * circuit breaker; `overload` (RESOURCE_EXHAUSTED / 429) is the worker working as designed under
+ * load and `cancelled` is the client's doing, so neither counts; a request the worker rejected as
+ * invalid proves it alive, so it counts as `ok`.
+ */
+export type WorkerOutcome = 'ok' | 'failure' | 'overload' | 'cancelled' | 'unreachable';
+
+export function outcomeOfError(err: ApiError): WorkerOutcome {
+  switch (err.code) {
+    case 'worker_unreachable':
+      return 'unreachable';
+    case 'worker_overloaded':
+      return 'overload';
+    default:
+      return err.status >= 500 ? 'failure' : 'ok';
+  }
 }

@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ChannelOptions, type ClientReadableStream } from '@grpc/grpc-js';
+import { connectivityState, credentials, Metadata, type ChannelOptions, type ClientReadableStream } from '@grpc/grpc-js';
 import {
   AbortRequest,
   GenerateRequest,
@@ -23,6 +23,8 @@ export interface WorkerClientOptions {
   /** Streams one HTTP/2 connection carries before another connection is opened (servers cap max_concurrent_streams). */
   maxStreamsPerChannel?: number;
   maxChannels?: number;
+  /** Sent as `authorization: Bearer KEY` metadata on every call to this worker. */
+  apiKey?: string;
 }
 
 export interface GenerateCallOptions {
@@ -60,12 +62,15 @@ export class WorkerClient {
   private readonly channels: PooledChannel[] = [];
   private readonly maxStreams: number;
   private readonly maxChannels: number;
+  private readonly authorization: string | undefined;
+  private closed = false;
 
   constructor(url: string, opts: WorkerClientOptions = {}) {
     this.url = url;
     this.target = url.replace(/^grpc:\/\//, '');
     this.maxStreams = opts.maxStreamsPerChannel ?? 900;
     this.maxChannels = opts.maxChannels ?? 8;
+    this.authorization = opts.apiKey === undefined ? undefined : `Bearer ${opts.apiKey}`;
     this.channels.push(this.newChannel());
   }
 
@@ -109,7 +114,7 @@ export class WorkerClient {
     const channel = this.pickChannel();
     const call: ClientReadableStream<GenerateResponse> = channel.client.generate(
       request,
-      toMetadata(opts.metadata),
+      this.metadata(opts.metadata),
       opts.deadline === undefined ? {} : { deadline: opts.deadline },
     );
     channel.active++;
@@ -123,7 +128,7 @@ export class WorkerClient {
     call.on('data', (msg: GenerateResponse) => {
       if (!finished) handler.message(msg);
     });
-    call.once('error', (err) => finish(grpcErrorToApiError(err, this.url)));
+    call.once('error', (err) => finish(grpcErrorToApiError(err, this.url, isConnected(channel))));
     call.once('end', () => finish());
     return {
       requestId: request.requestId,
@@ -168,21 +173,43 @@ export class WorkerClient {
       (r: Req, md: Metadata, o: { deadline: number }, cb: (e: Error | null, res: Res) => void) => void
     >;
     return new Promise<Res>((resolve, reject) => {
-      client[method]!.call(this.channels[0]!.client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err) reject(grpcErrorToApiError(err, this.url));
+      client[method]!.call(this.channels[0]!.client, req, this.metadata(undefined), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) reject(grpcErrorToApiError(err, this.url, isConnected(this.channels[0]!)));
         else resolve(res);
       });
     });
   }
 
+  /**
+   * Calls `onLost` whenever the first channel's connection leaves READY (GOAWAY on shutdown, reset,
+   * failed keepalive), so the owner can probe at once instead of waiting for the next interval.
+   */
+  watchConnection(onLost: () => void): void {
+    const channel = this.channels[0]!.client.getChannel();
+    const watch = (state: connectivityState): void => {
+      channel.watchConnectivityState(state, Infinity, () => {
+        if (this.closed) return;
+        const next = channel.getConnectivityState(false);
+        if (state === connectivityState.READY && next !== connectivityState.READY) onLost();
+        watch(next);
+      });
+    };
+    watch(channel.getConnectivityState(false));
+  }
+
   close(): void {
+    this.closed = true;
     for (const ch of this.channels) ch.client.close();
+  }
+
+  private metadata(values: Record<string, string> | undefined): Metadata {
+    const md = new Metadata();
+    if (values) for (const k in values) md.set(k, values[k]!);
+    if (this.authorization !== undefined) md.set('authorization', this.authorization);
+    return md;
   }
 }
 
-function toMetadata(values: Record<string, string> | undefined): Metadata {
-  const md = new Metadata();
-  if (values) for (const [k, v] of Object.entries(values)) md.set(k, v);
-  return md;
+function isConnected(channel: PooledChannel): boolean {
+  return channel.client.getChannel().getConnectivityState(false) === connectivityState.READY;
 }
-

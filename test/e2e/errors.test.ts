@@ -132,7 +132,7 @@ describe('readiness and unreachable workers', () => {
       } finally {
         await router.close();
       }
-      await waitFor(() => h.router.pool.healthyCount === 1, 2_000);
+      await waitFor(() => h.router.fleet.routable().length === 1, 2_000);
       assert.equal((await fetch(`${h.url}/readiness`)).status, 200);
     } finally {
       await h.close();

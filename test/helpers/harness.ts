@@ -76,7 +76,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   );
   if (parsed === 'help') throw new Error('unexpected help');
   const router = await startRouter({ ...parsed, ...opts.config });
-  await router.pool.whenHealthy(workers.length, 5_000);
+  await router.fleet.whenRoutable(workers.length * (parsed.dpAware ? (opts.sim?.dpSize ?? 1) : 1), 5_000);
   const client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 });
   return {
     router,

@@ -1,0 +1,353 @@
+import { EventEmitter } from 'node:events';
+import { ApiError } from '../errors.js';
+import type { LoadSnapshot, RoutingCandidate } from '../routing/types.js';
+import type { BreakerOptions, BreakerState } from './circuit-breaker.js';
+import type { WorkerOutcome } from './grpc-errors.js';
+import type { HealthState, HealthThresholds } from './health-state.js';
+import { WorkerClient } from './worker-client.js';
+import { WorkerEntry, WorkerServer, type WorkerRole } from './worker-entry.js';
+
+export { WorkerEntry, type WorkerRole } from './worker-entry.js';
+
+export interface FleetOptions {
+  health: HealthThresholds & { intervalMs: number; timeoutMs: number };
+  breaker: BreakerOptions;
+  loadIntervalMs: number;
+  /** Split each server into one entry per data-parallel rank (ids `${url}@${rank}`). */
+  dpAware: boolean;
+  now?: () => number;
+}
+
+export interface AddWorkerOptions {
+  /** Sent as `authorization: Bearer KEY` on every call to the worker; never shown by describe(). */
+  apiKey?: string;
+  role?: WorkerRole;
+  /** The prefill server's KV bootstrap port (PD disaggregation). */
+  bootstrapPort?: number;
+}
+
+/** One request's hold on an entry: dispatched when taken, finished exactly once. */
+export interface WorkerLease {
+  readonly entry: WorkerEntry;
+  /** Reports how the request ended; calls after the first are ignored. */
+  finish(outcome: WorkerOutcome, reason?: string): void;
+}
+
+export interface WorkerFlags {
+  disabled?: boolean;
+  dead?: boolean;
+}
+
+/** The public view of one entry: what an admin API may return (no API key). */
+export interface WorkerView {
+  id: string;
+  url: string;
+  role: WorkerRole;
+  dp_rank: number | null;
+  dp_size: number | null;
+  bootstrap_port: number | null;
+  state: HealthState;
+  disabled: boolean;
+  dead: boolean;
+  circuit_breaker: BreakerState;
+  routable: boolean;
+  in_flight: number;
+  has_api_key: boolean;
+  load: LoadSnapshot | null;
+}
+
+export interface StateChange {
+  id: string;
+  url: string;
+  from: HealthState;
+  to: HealthState;
+  reason: string;
+}
+
+export interface BreakerChange {
+  id: string;
+  url: string;
+  from: BreakerState;
+  to: BreakerState;
+}
+
+/**
+ * The worker registry: servers and their routable entries, health probes, passive detection,
+ * per-entry circuit breakers and the load monitor. Emits 'state' (StateChange) on health changes,
+ * 'breaker' (BreakerChange) on breaker changes, 'added' (WorkerEntry[]) once a server's entries
+ * exist and 'removed' (WorkerEntry[]).
+ * Routable = health ready, not disabled, not dead, breaker closed (or half-open with its trial slot free).
+ */
+export class WorkerFleet extends EventEmitter {
+  private readonly servers = new Map<string, WorkerServer>();
+  private entries: WorkerEntry[] = [];
+  private readonly byId = new Map<string, WorkerEntry>();
+  private readonly expansions = new Map<WorkerServer, Array<{ resolve(e: WorkerEntry[]): void; reject(err: Error): void }>>();
+  private next = 0;
+  private started = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly now: () => number;
+
+  constructor(private readonly opts: FleetOptions) {
+    super();
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Registers a server. Resolves with its entries: at once, or with DP-aware routing once a probe
+   * has read its dp_size (which waits for the server to come up; rejected if it is removed first).
+   */
+  add(url: string, opts: AddWorkerOptions = {}): Promise<WorkerEntry[]> {
+    if (this.servers.has(url)) return Promise.reject(new ApiError(409, `worker ${url} is already registered`, { code: 'worker_exists' }));
+    const client = new WorkerClient(url, opts.apiKey === undefined ? {} : { apiKey: opts.apiKey });
+    const server = new WorkerServer(url, client, opts.role ?? 'regular', opts.bootstrapPort, opts.apiKey !== undefined, this.opts.health, (s, from, to, reason) =>
+      this.onHealth(s, from, to, reason),
+    );
+    this.servers.set(url, server);
+    client.watchConnection(() => void this.probe(server));
+    const done = this.opts.dpAware
+      ? new Promise<WorkerEntry[]>((resolve, reject) => this.expansions.set(server, [{ resolve, reject }]))
+      : Promise.resolve(this.expand(server, [undefined]));
+    if (this.started) void this.probe(server);
+    return done;
+  }
+
+  /** Removes a server with all its ranks (`id` is its URL or any of its entry ids); returns the entries removed. */
+  remove(id: string): WorkerEntry[] {
+    const server = this.servers.get(id) ?? this.byId.get(id)?.server;
+    if (!server) throw notFound(id);
+    server.removed = true;
+    this.servers.delete(server.url);
+    for (const e of server.entries) this.byId.delete(e.id);
+    this.entries = this.entries.filter((e) => e.server !== server);
+    for (const w of this.expansions.get(server) ?? []) w.reject(new Error(`worker ${server.url} was removed`));
+    this.expansions.delete(server);
+    server.client.close();
+    this.emit('removed', server.entries);
+    return server.entries;
+  }
+
+  get(id: string): WorkerEntry | undefined {
+    return this.byId.get(id);
+  }
+
+  list(): readonly WorkerEntry[] {
+    return this.entries;
+  }
+
+  /** One client per server (for model discovery at startup), whether or not its ranks are known yet. */
+  clients(): WorkerClient[] {
+    return [...this.servers.values()].map((s) => s.client);
+  }
+
+  isRoutable(e: WorkerEntry, now = this.now()): boolean {
+    return e.server.health.state === 'ready' && !e.disabled && !e.dead && e.breaker.allows(now);
+  }
+
+  routable(role?: WorkerRole): WorkerEntry[] {
+    const now = this.now();
+    return this.entries.filter((e) => (role === undefined || e.role === role) && this.isRoutable(e, now));
+  }
+
+  candidates(entries: readonly WorkerEntry[]): RoutingCandidate[] {
+    return entries.map((e) => (e.load ? { id: e.id, inFlight: e.inFlight, inFlightTokens: e.inFlightTokens, load: e.load } : { id: e.id, inFlight: e.inFlight, inFlightTokens: e.inFlightTokens }));
+  }
+
+  /** Round-robin over routable entries of `role`; 503 when there is none. */
+  pick(role: WorkerRole = 'regular'): WorkerEntry {
+    const n = this.entries.length;
+    const now = this.now();
+    for (let i = 0; i < n; i++) {
+      const e = this.entries[(this.next + i) % n]!;
+      if (e.role === role && this.isRoutable(e, now)) {
+        this.next = (this.next + i + 1) % n;
+        return e;
+      }
+    }
+    throw new ApiError(503, 'All workers are unavailable (unhealthy, disabled or circuit breaker open); retry later', { code: 'no_available_workers' });
+  }
+
+  /** Validates every flag first, then applies them together; returns the entry's new view. */
+  setFlags(id: string, flags: WorkerFlags): WorkerView {
+    const e = this.byId.get(id);
+    if (!e) throw notFound(id);
+    for (const key of Object.keys(flags) as Array<keyof WorkerFlags>) {
+      if (key !== 'disabled' && key !== 'dead') throw new ApiError(400, `unknown worker flag '${key as string}'`, { param: key, code: 'invalid_value' });
+      if (typeof flags[key] !== 'boolean') throw new ApiError(400, `'${key}' must be a boolean`, { param: key, code: 'invalid_value' });
+    }
+    const wasQuarantined = e.server.quarantined;
+    if (flags.disabled !== undefined) e.disabled = flags.disabled;
+    if (flags.dead !== undefined) e.dead = flags.dead;
+    if (wasQuarantined && !e.server.quarantined) {
+      // Its health went unobserved while quarantined: start over and probe now.
+      e.server.health.reset();
+      void this.probe(e.server);
+    }
+    return this.view(e);
+  }
+
+  /** A request was sent to `entry` with this many prompt tokens. */
+  dispatched(entry: WorkerEntry, promptTokens: number): void {
+    entry.inFlight++;
+    entry.inFlightTokens += promptTokens;
+    entry.breaker.dispatched(this.now());
+  }
+
+  /** dispatched() now, finished() once when the lease is finished. */
+  lease(entry: WorkerEntry, promptTokens: number): WorkerLease {
+    this.dispatched(entry, promptTokens);
+    let open = true;
+    return {
+      entry,
+      finish: (outcome, reason) => {
+        if (!open) return;
+        open = false;
+        this.finished(entry, outcome, reason);
+      },
+    };
+  }
+
+  /** The request ended; `unreachable` takes the server out of rotation at once. */
+  finished(entry: WorkerEntry, outcome: WorkerOutcome, reason?: string): void {
+    entry.inFlight--;
+    switch (outcome) {
+      case 'ok':
+        return entry.breaker.success();
+      case 'failure':
+        return entry.breaker.failure(this.now());
+      case 'unreachable':
+        entry.breaker.failure(this.now());
+        return entry.server.health.unreachable(reason ?? 'unreachable');
+      default:
+        return entry.breaker.neutral();
+    }
+  }
+
+  describe(): WorkerView[] {
+    return this.entries.map((e) => this.view(e));
+  }
+
+  view(e: WorkerEntry): WorkerView {
+    const now = this.now();
+    return {
+      id: e.id,
+      url: e.url,
+      role: e.role,
+      dp_rank: e.rank ?? null,
+      dp_size: e.rank === undefined ? null : (e.server.dpSize ?? null),
+      bootstrap_port: e.server.bootstrapPort ?? null,
+      state: e.state,
+      disabled: e.disabled,
+      dead: e.dead,
+      circuit_breaker: e.breaker.state(now),
+      routable: this.isRoutable(e, now),
+      in_flight: e.inFlight,
+      has_api_key: e.server.hasApiKey,
+      load: e.load ?? null,
+    };
+  }
+
+  /** Starts the probe and load loops (probing every server now). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    void this.probeAll();
+    every(this.opts.health.intervalMs, () => void this.probeAll());
+    every(this.opts.loadIntervalMs, () => void this.refreshLoads());
+  }
+
+  /** Probes every server not quarantined; resolves when all probes have settled. */
+  async probeAll(): Promise<void> {
+    await Promise.all([...this.servers.values()].map((s) => this.probe(s)));
+  }
+
+  /** Reads GetLoads from every ready server. */
+  async refreshLoads(): Promise<void> {
+    await Promise.all([...this.servers.values()].map((s) => this.readLoads(s)));
+  }
+
+  /** Resolves once `count` entries are routable, or rejects after `timeoutMs`. */
+  whenRoutable(count: number, timeoutMs: number): Promise<void> {
+    if (this.routable().length >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.routable().length < count) return;
+        clearTimeout(timer);
+        this.off('state', check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.off('state', check);
+        reject(new Error(`only ${this.routable().length} of ${count} workers became routable within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.on('state', check);
+    });
+  }
+
+  close(): void {
+    for (const t of this.timers) clearInterval(t);
+    for (const s of this.servers.values()) s.client.close();
+  }
+
+  private async probe(s: WorkerServer): Promise<void> {
+    if (s.probing || s.removed || s.quarantined) return;
+    s.probing = true;
+    try {
+      const res = await s.client.healthCheck(this.opts.health.timeoutMs);
+      if (!res.healthy) throw new Error(res.message || 'worker reports unhealthy');
+      if (s.dpSize === undefined) this.discovered(s, await s.client.getServerInfo(this.opts.health.timeoutMs));
+      if (!s.removed) s.health.probeSucceeded();
+    } catch (err) {
+      if (s.removed) return;
+      const reason = (err as Error).message;
+      if (err instanceof ApiError && err.code === 'worker_unreachable') s.health.unreachable(reason);
+      s.health.probeFailed(reason);
+    } finally {
+      s.probing = false;
+    }
+  }
+
+  private discovered(s: WorkerServer, info: Parameters<WorkerServer['discover']>[0]): void {
+    const dpSize = s.discover(info);
+    if (s.removed || !this.opts.dpAware) return;
+    const entries = this.expand(s, Array.from({ length: dpSize }, (_, r) => r));
+    for (const w of this.expansions.get(s) ?? []) w.resolve(entries);
+    this.expansions.delete(s);
+  }
+
+  private expand(s: WorkerServer, ranks: ReadonlyArray<number | undefined>): WorkerEntry[] {
+    s.entries = ranks.map(
+      (rank) => new WorkerEntry(rank === undefined ? s.url : `${s.url}@${rank}`, rank, s, this.opts.breaker, (e, from, to) => this.emit('breaker', { id: e.id, url: e.url, from, to } satisfies BreakerChange)),
+    );
+    for (const e of s.entries) this.byId.set(e.id, e);
+    this.entries = [...this.entries, ...s.entries];
+    this.emit('added', s.entries);
+    return s.entries;
+  }
+
+  private async readLoads(s: WorkerServer): Promise<void> {
+    if (s.loading || s.removed || s.health.state !== 'ready' || s.entries.length === 0) return;
+    s.loading = true;
+    try {
+      const res = await s.client.getLoads(Math.min(5_000, this.opts.loadIntervalMs));
+      if (!s.removed) s.applyLoads(res, this.now());
+    } catch {
+      // A missed snapshot keeps the last one; health is the probes' business.
+    } finally {
+      s.loading = false;
+    }
+  }
+
+  private onHealth(s: WorkerServer, from: HealthState, to: HealthState, reason: string): void {
+    for (const e of s.entries) this.emit('state', { id: e.id, url: s.url, from, to, reason } satisfies StateChange);
+  }
+}
+
+function notFound(id: string): ApiError {
+  return new ApiError(404, `no worker '${id}'`, { code: 'worker_not_found' });
+}
