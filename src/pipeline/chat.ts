@@ -193,6 +193,12 @@ export function chatStream(run: ChatRun, clock?: TokenClock): StreamSource {
         const p = (parsing[ev.index] ??= choiceParsing(run.output));
         emitParsed(ev.index, p.finish(), emit);
         calledTools = p.sawToolCalls;
+        // Tokens that never made a delta (a lone stop token, trailing markup) still report their logprobs.
+        const lp = pendingLogprobs[ev.index];
+        if (lp) {
+          pendingLogprobs[ev.index] = undefined;
+          emit(chunk(run, [{ index: ev.index, delta: {}, logprobs: logprobsField(lp), finish_reason: null }]));
+        }
       }
       const choice: Record<string, unknown> = { index: ev.index, delta: {}, logprobs: null, finish_reason: finalReason(ev.finishReason, calledTools) };
       if (ev.matchedStop !== undefined) choice['matched_stop'] = ev.matchedStop;

@@ -25,20 +25,20 @@ interface Folded {
   reasoning: string;
   calls: { id: string; name: string; arguments: string }[];
   finish: string | null;
-  logprobTokens: number;
+  logprobTokens: string[];
   usage: OpenAI.CompletionUsage | undefined;
 }
 
 async function fold(h: Harness, body: Omit<OpenAI.ChatCompletionCreateParamsStreaming, 'model' | 'stream'>): Promise<Folded> {
   const stream = await h.client.chat.completions.create({ model: MODEL, stream: true, stream_options: { include_usage: true }, ...body });
-  const out: Folded = { content: '', reasoning: '', calls: [], finish: null, logprobTokens: 0, usage: undefined };
+  const out: Folded = { content: '', reasoning: '', calls: [], finish: null, logprobTokens: [], usage: undefined };
   for await (const chunk of stream) {
     if (chunk.usage) out.usage = chunk.usage;
     const c = chunk.choices[0];
     if (!c) continue;
     out.content += c.delta.content ?? '';
     out.reasoning += (c.delta as { reasoning_content?: string }).reasoning_content ?? '';
-    out.logprobTokens += c.logprobs?.content?.length ?? 0;
+    for (const l of c.logprobs?.content ?? []) out.logprobTokens.push(l.token);
     for (const t of c.delta.tool_calls ?? []) {
       if (t.function?.name !== undefined) out.calls[t.index] = { id: t.id!, name: t.function.name, arguments: '' };
       out.calls[t.index]!.arguments += t.function?.arguments ?? '';
@@ -103,16 +103,16 @@ describe('GPT-OSS through the chat path (Harmony prompt and output)', () => {
     assert.equal(s.content, msg.content);
     assert.equal(s.finish, 'stop');
     assert.equal(s.calls.length, 0);
-    // Header tokens make no delta: their logprobs ride on the next chunk. Only the stop token's may be
-    // missing, as its text is trimmed (the engine may send it alone).
-    assert.ok(s.logprobTokens >= s.usage!.completion_tokens - 1 && s.logprobTokens <= s.usage!.completion_tokens, `${s.logprobTokens} logprobs`);
+    // Header tokens make no delta: their logprobs ride on the next chunk; the lone <|return|> gets its own.
+    assert.deepEqual(s.logprobTokens, c.logprobs!.content!.map((l) => l.token));
+    assert.equal(s.logprobTokens.at(-1), '<|return|>');
     assert.equal(s.usage!.completion_tokens, res.usage!.completion_tokens);
     assert.equal(s.usage!.completion_tokens_details!.reasoning_tokens, res.usage!.completion_tokens_details!.reasoning_tokens);
   });
 
   it('turns a functions.X commentary message into a tool call with JSON arguments; streaming matches', async () => {
     const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
-    const res = await h.client.chat.completions.create({ model: MODEL, messages, tools: [WEATHER, TIME] });
+    const res = await h.client.chat.completions.create({ model: MODEL, messages, tools: [WEATHER, TIME], logprobs: true });
     const c = res.choices[0]!;
     assert.equal(c.finish_reason, 'tool_calls');
     assert.equal(c.message.content, null);
@@ -123,8 +123,10 @@ describe('GPT-OSS through the chat path (Harmony prompt and output)', () => {
     assert.equal(calls[0]!.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(calls[0]!.function.arguments), { city: 'Paris', unit: 'celsius' });
 
-    const s = await fold(h, { messages, tools: [WEATHER, TIME] });
+    const s = await fold(h, { messages, tools: [WEATHER, TIME], logprobs: true });
     assert.equal(s.finish, 'tool_calls');
+    assert.deepEqual(s.logprobTokens, c.logprobs!.content!.map((l) => l.token));
+    assert.equal(s.logprobTokens.at(-1), '<|call|>');
     assert.equal(s.content, '');
     assert.equal(s.reasoning, (c.message as Message).reasoning_content);
     assert.equal(s.calls.length, 1);
