@@ -196,16 +196,62 @@ describe('GPT-OSS through the chat path (Harmony prompt and output)', () => {
     assert.deepEqual(namedTag.format.tags.map((t: { begin: string }) => t.begin.includes('functions.get_time')), [true, true]);
   });
 
-  it('leaves the constraint to the client when it sets response_format', async () => {
+  it('wraps a json_schema response_format in a Harmony tag: free analysis, then a final message held to the schema', async () => {
+    const schema = { type: 'object', properties: { track: { type: 'integer' } }, required: ['track'] };
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'user', content: replyDirective('<|channel|>analysis<|message|>Track four.<|end|><|start|>assistant<|channel|>final <|constrain|>json<|message|>{"track":4}<|return|>') },
+    ];
     const seen = new Promise<any>((resolve) => h.workers[0]!.events.once('request', resolve));
-    await postJson(`${h.url}/v1/chat/completions`, {
+    const res = await h.client.chat.completions.create({
       model: MODEL,
-      messages: [{ role: 'user', content: replyDirective('<|channel|>final<|message|>{}<|return|>') }],
+      messages,
+      response_format: { type: 'json_schema', json_schema: { name: 'departure', schema, strict: true } },
+    });
+    const constraint = (await seen).samplingParams.constraint;
+    assert.equal(constraint.$case, 'structuralTag', 'not the bare schema, which forbids the channel markup');
+    const tag = JSON.parse(constraint.value);
+    assert.equal(tag.type, 'structural_tag');
+    assert.deepEqual(tag.format.triggers, ['<|channel|>analysis', '<|channel|>final']);
+    assert.deepEqual(tag.format.tags, [
+      { type: 'tag', begin: '<|channel|>analysis<|message|>', content: { type: 'any_text' }, end: '<|end|>' },
+      { type: 'tag', begin: '<|channel|>final<|constrain|>json<|message|>', content: { type: 'json_schema', json_schema: schema }, end: '' },
+    ]);
+    const msg = res.choices[0]!.message as Message;
+    assert.deepEqual(JSON.parse(msg.content!), { track: 4 });
+    assert.equal(msg.reasoning_content, 'Track four.');
+
+    const s = await fold(h, { messages, response_format: { type: 'json_schema', json_schema: { name: 'departure', schema } } });
+    assert.equal(s.content, msg.content);
+    assert.equal(s.reasoning, msg.reasoning_content);
+  });
+
+  it('wraps json_object the same way, with the any-object schema', async () => {
+    const seen = new Promise<any>((resolve) => h.workers[0]!.events.once('request', resolve));
+    await h.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Departures as JSON?' }], response_format: { type: 'json_object' } });
+    const constraint = (await seen).samplingParams.constraint;
+    assert.equal(constraint.$case, 'structuralTag');
+    assert.deepEqual(JSON.parse(constraint.value).format.tags[1].content, { type: 'json_schema', json_schema: { type: 'object' } });
+  });
+
+  it('rejects response_format together with a forced tool call, which no single Harmony reply satisfies', async () => {
+    const res = await postJson(`${h.url}/v1/chat/completions`, {
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Weather?' }],
       tools: [WEATHER],
       tool_choice: 'required',
       response_format: { type: 'json_object' },
     });
-    assert.equal((await seen).samplingParams.constraint.$case, 'jsonSchema');
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error.type, 'invalid_request_error');
+    assert.equal(res.json.error.param, 'response_format');
+    assert.equal(res.json.error.code, 'invalid_request_parameters');
+
+    // tool_choice auto sets no tool constraint, so the format's tag alone applies.
+    const seen = new Promise<any>((resolve) => h.workers[0]!.events.once('request', resolve));
+    await h.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Weather?' }], tools: [WEATHER], response_format: { type: 'json_object' } });
+    const constraint = (await seen).samplingParams.constraint;
+    assert.equal(constraint.$case, 'structuralTag');
+    assert.deepEqual(JSON.parse(constraint.value).format.triggers, ['<|channel|>analysis', '<|channel|>final']);
   });
 
   it('rejects continue_final_message, which a Harmony prompt cannot express', async () => {
