@@ -1,4 +1,5 @@
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { harmonySection, type HarmonyResult, type HarmonySettings } from './harmony.js';
 import type { LatencyRow, LatencySettings } from './latency.js';
 import type { PathStats } from './paths.js';
 import type { PrepRow, PrepSettings } from './prep.js';
@@ -14,6 +15,7 @@ export interface BenchResults {
   relay?: { settings: RelaySettings; result: RelayResult };
   prep?: { settings: PrepSettings; rows: PrepRow[] };
   routing?: { settings: RoutingSettings; result: RoutingResult };
+  harmony?: { settings: HarmonySettings; result: HarmonyResult };
   profiles: { name: string; file: string; summary: ProfileSummary }[];
 }
 
@@ -170,6 +172,7 @@ export function renderResults(res: BenchResults): string {
     res.relay ? relaySection(res.relay) : [],
     res.prep ? prepSection(res.prep) : [],
     res.routing ? routingSection(res.routing.result, res.routing.settings) : [],
+    res.harmony ? harmonySection(res.harmony.result, res.harmony.settings) : [],
     profileSection(res),
   ];
   return blocks

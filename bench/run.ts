@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { loadTokenizer } from '../native/tokenizer.js';
 import { bundledTokenizerDir } from '../src/tokenizer/bundled.js';
 import type { BenchContext } from './context.js';
+import { runHarmony, type HarmonySettings } from './harmony.js';
 import { runLatency, type LatencySettings } from './latency.js';
 import { runPrep, type PrepSettings } from './prep.js';
 import { summarizeProfile } from './profile.js';
@@ -24,7 +25,7 @@ const USAGE = `Usage: npm run bench [-- OPTIONS]
 
 Options:
   --quick               ~40 s smoke run (short windows; BENCHMARKS.md is left alone)
-  --only LIST           scenarios to run, comma-separated: latency,relay,prep,routing (default: all)
+  --only LIST           scenarios to run, comma-separated: latency,relay,prep,routing,harmony (default: all)
   --concurrency LIST    latency scenario stream counts (default 1,64,256)
   --prep-threads N      prep pool threads (default: the router's, min(4, cores))
   --profile DIR         also profile the router thread (extra runs, not in the results) into DIR/*.cpuprofile
@@ -32,7 +33,7 @@ Options:
   -h, --help            show this help
 `;
 
-const SCENARIOS = ['latency', 'relay', 'prep', 'routing'] as const;
+const SCENARIOS = ['latency', 'relay', 'prep', 'routing', 'harmony'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BENCHMARKS_MD = join(ROOT, 'BENCHMARKS.md');
@@ -101,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
     poolTokens: quick ? 2_000_000 : 16_000_000,
     traceRepeats: quick ? 1 : 3,
   };
+  const harmony: HarmonySettings = { rounds: quick ? 50 : 400 };
 
   const started = performance.now();
   const results: BenchResults = {
@@ -153,6 +155,10 @@ async function main(argv: string[]): Promise<number> {
   });
   await attempt('routing', async () => {
     results.routing = { settings: routing, result: runRouting(routing, log) };
+  });
+  await attempt('harmony', async () => {
+    const gptoss = await loadTokenizer(join(bundledTokenizerDir('gptoss'), 'tokenizer.json'), 'native');
+    results.harmony = { settings: harmony, result: await runHarmony(gptoss, harmony, log) };
   });
   results.durationSec = (performance.now() - started) / 1000;
 
