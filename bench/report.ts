@@ -1,6 +1,7 @@
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { cacheSimSection } from './cachesim/report.js';
 import type { CacheSimResults } from './cachesim/run.js';
+import { harmonySection, type HarmonyResult, type HarmonySettings } from './harmony.js';
 import type { LatencyRow, LatencySettings } from './latency.js';
 import type { PathStats } from './paths.js';
 import type { PrepRow, PrepSettings } from './prep.js';
@@ -17,6 +18,7 @@ export interface BenchResults {
   prep?: { settings: PrepSettings; rows: PrepRow[] };
   routing?: { settings: RoutingSettings; result: RoutingResult };
   cachesim?: CacheSimResults;
+  harmony?: { settings: HarmonySettings; result: HarmonyResult };
   profiles: { name: string; file: string; summary: ProfileSummary }[];
 }
 
@@ -174,6 +176,7 @@ export function renderResults(res: BenchResults): string {
     res.prep ? prepSection(res.prep) : [],
     res.routing ? routingSection(res.routing.result, res.routing.settings) : [],
     res.cachesim ? cacheSimSection(res.cachesim) : [],
+    res.harmony ? harmonySection(res.harmony.result, res.harmony.settings) : [],
     profileSection(res),
   ];
   return blocks

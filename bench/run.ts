@@ -16,6 +16,7 @@ import { cacheSimSection } from './cachesim/report.js';
 import { runCacheSim } from './cachesim/run.js';
 import { cacheSimSettings } from './cachesim/settings.js';
 import type { BenchContext } from './context.js';
+import { runHarmony, type HarmonySettings } from './harmony.js';
 import { runLatency, type LatencySettings } from './latency.js';
 import { runPrep, type PrepSettings } from './prep.js';
 import { summarizeProfile } from './profile.js';
@@ -28,7 +29,7 @@ const USAGE = `Usage: npm run bench [-- OPTIONS]
 
 Options:
   --quick               ~40 s smoke run (short windows and traces; BENCHMARKS.md is left alone)
-  --only LIST           scenarios to run, comma-separated: latency,relay,prep,routing,cachesim (default: all)
+  --only LIST           scenarios to run, comma-separated: latency,relay,prep,routing,cachesim,harmony (default: all)
   --concurrency LIST    latency scenario stream counts (default 1,64,256)
   --prep-threads N      prep pool threads (default: the router's, min(4, cores))
   --profile DIR         also profile the router thread (extra runs, not in the results) into DIR/*.cpuprofile
@@ -36,7 +37,7 @@ Options:
   -h, --help            show this help
 `;
 
-const SCENARIOS = ['latency', 'relay', 'prep', 'routing', 'cachesim'] as const;
+const SCENARIOS = ['latency', 'relay', 'prep', 'routing', 'cachesim', 'harmony'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /** The scenarios that drive a live router and sim, and so need the checked prompts. */
 const LIVE: readonly string[] = ['latency', 'relay', 'prep'];
@@ -107,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
     poolTokens: quick ? 2_000_000 : 16_000_000,
     traceRepeats: quick ? 1 : 3,
   };
+  const harmony: HarmonySettings = { rounds: quick ? 50 : 400 };
 
   const started = performance.now();
   const results: BenchResults = {
@@ -159,6 +161,10 @@ async function main(argv: string[]): Promise<number> {
   });
   await attempt('cachesim', async () => {
     results.cachesim = runCacheSim(cacheSimSettings(quick), log);
+  });
+  await attempt('harmony', async () => {
+    const gptoss = await loadTokenizer(join(bundledTokenizerDir('gptoss'), 'tokenizer.json'), 'native');
+    results.harmony = { settings: harmony, result: await runHarmony(gptoss, harmony, log) };
   });
   results.durationSec = (performance.now() - started) / 1000;
 

@@ -1,6 +1,6 @@
 import { invalidParam } from '../errors.js';
 import { decideThinking } from '../parsers/reasoning/thinking.js';
-import { harmonyToolTag, structuralTagBuilder } from '../parsers/tools/structural-tags.js';
+import { harmonyResponseFormatTag, harmonyToolTag, structuralTagBuilder } from '../parsers/tools/structural-tags.js';
 import type { ToolCallDelta } from '../parsers/types.js';
 import type { ChatRequest } from '../protocol/openai.js';
 import type { ChoiceOutputParser } from './choice-parsing.js';
@@ -10,7 +10,7 @@ import { HARMONY_STOP_IDS, harmonyTokenText } from './harmony-output.js';
 import type { TokenLogprob } from './logprobs.js';
 import { callId, choiceParsing, isParsed, needsSpecialTokens, parseChoice, planOutput, type OutputPlan } from './output-plan.js';
 import { checkContextLength, decoderOptions, setupStops, startGeneration, workerShouldStream } from './prepared.js';
-import { buildChatGenerateRequest } from './request-builder.js';
+import { buildChatGenerateRequest, responseFormatSchema, type EngineConstraint } from './request-builder.js';
 import { resolveRequestId } from './request-id.js';
 import { drain, mapStream, type Startable, type StreamSource, type TokenClock } from './stream-source.js';
 import { planTools } from './tool-plan.js';
@@ -33,11 +33,26 @@ function hasOwnConstraint(req: ChatRequest): boolean {
   return rf === 'json_object' || rf === 'json_schema' || req.regex !== undefined || req.ebnf !== undefined;
 }
 
+/** GPT-OSS answers a response_format in a final-channel message: the schema is wrapped in a Harmony structural tag. */
+function harmonyFormatConstraint(req: ChatRequest): EngineConstraint | undefined {
+  const schema = responseFormatSchema(req.response_format);
+  return schema === undefined ? undefined : { $case: 'structuralTag', value: harmonyResponseFormatTag(schema) };
+}
+
 export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: RequestMeta): Promise<ChatRun> {
   const model = ctx.model;
   // Harmony constrains tool calls with its own structural tag whatever the flags say (parsers.md §4).
   const tagBuilder = model.harmony ? harmonyToolTag : model.toolParserConfigured && model.toolParser ? structuralTagBuilder(model.toolParser) : undefined;
-  const tools = planTools(req, hasOwnConstraint(req), tagBuilder);
+  const formatConstraint = model.harmony ? harmonyFormatConstraint(req) : undefined;
+  // Harmony's response_format tag and tool tag describe different replies: the reference refuses the pair.
+  const tools = planTools(req, hasOwnConstraint(req) && !formatConstraint, tagBuilder);
+  if (formatConstraint && tools.constraint) {
+    throw invalidParam(
+      'response_format',
+      'response_format cannot be combined with tool_choice required or a named function for GPT-OSS (Harmony) models: both constrain the reply.',
+      'invalid_request_parameters',
+    );
+  }
   const thinking = decideThinking(model.thinking, { chatTemplateKwargs: req.chat_template_kwargs, reasoningEffort: req.reasoning_effort });
   // Explicit chat_template_kwargs win over what reasoning_effort implies.
   const kwargs: Record<string, unknown> = { ...thinking.templateKwargs };
@@ -82,6 +97,7 @@ export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: Re
     defaults: model.defaults,
     skipSpecialTokens,
     ...(tools.constraint ? { toolConstraint: tools.constraint } : {}),
+    ...(formatConstraint ? { formatConstraint } : {}),
     // Field 18 means something else to older workers: only set when the template has a thinking toggle that is on.
     ...(model.thinking.kind !== 'none' && thinking.requireReasoning ? { requireReasoning: true } : {}),
   });
@@ -193,6 +209,12 @@ export function chatStream(run: ChatRun, clock?: TokenClock): StreamSource {
         const p = (parsing[ev.index] ??= choiceParsing(run.output));
         emitParsed(ev.index, p.finish(), emit);
         calledTools = p.sawToolCalls;
+        // Tokens that never made a delta (a lone stop token, trailing markup) still report their logprobs.
+        const lp = pendingLogprobs[ev.index];
+        if (lp) {
+          pendingLogprobs[ev.index] = undefined;
+          emit(chunk(run, [{ index: ev.index, delta: {}, logprobs: logprobsField(lp), finish_reason: null }]));
+        }
       }
       const choice: Record<string, unknown> = { index: ev.index, delta: {}, logprobs: null, finish_reason: finalReason(ev.finishReason, calledTools) };
       if (ev.matchedStop !== undefined) choice['matched_stop'] = ev.matchedStop;

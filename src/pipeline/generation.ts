@@ -229,7 +229,8 @@ export class Generation {
     if (step.stopped) {
       st.done = true;
       const tail = st.decoder.finish();
-      if (tail) this.emitText(st, index, tail);
+      // A stop token alone makes no text, yet it is output: its logprob goes out as a non-streamed answer's does.
+      if (tail || st.pendingLogprobs) this.emitText(st, index, tail);
       const matched = typeof step.matchedStop === 'number' ? (this.spec.stopIdToString?.get(step.matchedStop) ?? step.matchedStop) : step.matchedStop;
       this.sink!.event({ kind: 'finish', index, finishReason: 'stop', ...(matched === undefined ? {} : { matchedStop: matched }) });
     }

@@ -46,6 +46,15 @@ export interface GenerateBuildInput {
 export interface ChatBuildInput extends GenerateBuildInput {
   /** The tool parser's grammar for tool_choice required/named; a constraint of the request's own wins. */
   toolConstraint?: EngineConstraint;
+  /** response_format's constraint as the model needs it (Harmony wraps it); default: the bare JSON schema. */
+  formatConstraint?: EngineConstraint;
+}
+
+/** The JSON schema a chat response_format asks for (grpc-pipeline.md §2.3); undefined for text or none. */
+export function responseFormatSchema(rf: ChatRequest['response_format']): unknown {
+  if (rf?.type === 'json_object') return { type: 'object' };
+  if (rf?.type === 'json_schema') return rf.json_schema.schema;
+  return undefined;
 }
 
 const DEFAULT_KEYS = ['temperature', 'top_p', 'top_k', 'min_p', 'repetition_penalty'] as const;
@@ -86,9 +95,8 @@ export function parseDefaultSamplingParams(json: string | undefined): ModelSampl
 
 export function buildChatGenerateRequest(req: ChatRequest, input: ChatBuildInput): GenerateRequest {
   const found: EngineConstraint[] = [];
-  const rf = req.response_format;
-  if (rf?.type === 'json_object') found.push({ $case: 'jsonSchema', value: '{"type":"object"}' });
-  else if (rf?.type === 'json_schema') found.push({ $case: 'jsonSchema', value: JSON.stringify(rf.json_schema.schema) });
+  const schema = responseFormatSchema(req.response_format);
+  if (schema !== undefined) found.push(input.formatConstraint ?? { $case: 'jsonSchema', value: JSON.stringify(schema) });
   if (req.regex !== undefined) found.push({ $case: 'regex', value: req.regex });
   if (req.ebnf !== undefined) found.push({ $case: 'ebnfGrammar', value: req.ebnf });
   return build(req, input, {

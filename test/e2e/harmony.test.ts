@@ -25,20 +25,20 @@ interface Folded {
   reasoning: string;
   calls: { id: string; name: string; arguments: string }[];
   finish: string | null;
-  logprobTokens: number;
+  logprobTokens: string[];
   usage: OpenAI.CompletionUsage | undefined;
 }
 
 async function fold(h: Harness, body: Omit<OpenAI.ChatCompletionCreateParamsStreaming, 'model' | 'stream'>): Promise<Folded> {
   const stream = await h.client.chat.completions.create({ model: MODEL, stream: true, stream_options: { include_usage: true }, ...body });
-  const out: Folded = { content: '', reasoning: '', calls: [], finish: null, logprobTokens: 0, usage: undefined };
+  const out: Folded = { content: '', reasoning: '', calls: [], finish: null, logprobTokens: [], usage: undefined };
   for await (const chunk of stream) {
     if (chunk.usage) out.usage = chunk.usage;
     const c = chunk.choices[0];
     if (!c) continue;
     out.content += c.delta.content ?? '';
     out.reasoning += (c.delta as { reasoning_content?: string }).reasoning_content ?? '';
-    out.logprobTokens += c.logprobs?.content?.length ?? 0;
+    for (const l of c.logprobs?.content ?? []) out.logprobTokens.push(l.token);
     for (const t of c.delta.tool_calls ?? []) {
       if (t.function?.name !== undefined) out.calls[t.index] = { id: t.id!, name: t.function.name, arguments: '' };
       out.calls[t.index]!.arguments += t.function?.arguments ?? '';
@@ -103,16 +103,16 @@ describe('GPT-OSS through the chat path (Harmony prompt and output)', () => {
     assert.equal(s.content, msg.content);
     assert.equal(s.finish, 'stop');
     assert.equal(s.calls.length, 0);
-    // Header tokens make no delta: their logprobs ride on the next chunk. Only the stop token's may be
-    // missing, as its text is trimmed (the engine may send it alone).
-    assert.ok(s.logprobTokens >= s.usage!.completion_tokens - 1 && s.logprobTokens <= s.usage!.completion_tokens, `${s.logprobTokens} logprobs`);
+    // Header tokens make no delta: their logprobs ride on the next chunk; the lone <|return|> gets its own.
+    assert.deepEqual(s.logprobTokens, c.logprobs!.content!.map((l) => l.token));
+    assert.equal(s.logprobTokens.at(-1), '<|return|>');
     assert.equal(s.usage!.completion_tokens, res.usage!.completion_tokens);
     assert.equal(s.usage!.completion_tokens_details!.reasoning_tokens, res.usage!.completion_tokens_details!.reasoning_tokens);
   });
 
   it('turns a functions.X commentary message into a tool call with JSON arguments; streaming matches', async () => {
     const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
-    const res = await h.client.chat.completions.create({ model: MODEL, messages, tools: [WEATHER, TIME] });
+    const res = await h.client.chat.completions.create({ model: MODEL, messages, tools: [WEATHER, TIME], logprobs: true });
     const c = res.choices[0]!;
     assert.equal(c.finish_reason, 'tool_calls');
     assert.equal(c.message.content, null);
@@ -123,8 +123,10 @@ describe('GPT-OSS through the chat path (Harmony prompt and output)', () => {
     assert.equal(calls[0]!.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(calls[0]!.function.arguments), { city: 'Paris', unit: 'celsius' });
 
-    const s = await fold(h, { messages, tools: [WEATHER, TIME] });
+    const s = await fold(h, { messages, tools: [WEATHER, TIME], logprobs: true });
     assert.equal(s.finish, 'tool_calls');
+    assert.deepEqual(s.logprobTokens, c.logprobs!.content!.map((l) => l.token));
+    assert.equal(s.logprobTokens.at(-1), '<|call|>');
     assert.equal(s.content, '');
     assert.equal(s.reasoning, (c.message as Message).reasoning_content);
     assert.equal(s.calls.length, 1);
@@ -194,16 +196,62 @@ describe('GPT-OSS through the chat path (Harmony prompt and output)', () => {
     assert.deepEqual(namedTag.format.tags.map((t: { begin: string }) => t.begin.includes('functions.get_time')), [true, true]);
   });
 
-  it('leaves the constraint to the client when it sets response_format', async () => {
+  it('wraps a json_schema response_format in a Harmony tag: free analysis, then a final message held to the schema', async () => {
+    const schema = { type: 'object', properties: { track: { type: 'integer' } }, required: ['track'] };
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'user', content: replyDirective('<|channel|>analysis<|message|>Track four.<|end|><|start|>assistant<|channel|>final <|constrain|>json<|message|>{"track":4}<|return|>') },
+    ];
     const seen = new Promise<any>((resolve) => h.workers[0]!.events.once('request', resolve));
-    await postJson(`${h.url}/v1/chat/completions`, {
+    const res = await h.client.chat.completions.create({
       model: MODEL,
-      messages: [{ role: 'user', content: replyDirective('<|channel|>final<|message|>{}<|return|>') }],
+      messages,
+      response_format: { type: 'json_schema', json_schema: { name: 'departure', schema, strict: true } },
+    });
+    const constraint = (await seen).samplingParams.constraint;
+    assert.equal(constraint.$case, 'structuralTag', 'not the bare schema, which forbids the channel markup');
+    const tag = JSON.parse(constraint.value);
+    assert.equal(tag.type, 'structural_tag');
+    assert.deepEqual(tag.format.triggers, ['<|channel|>analysis', '<|channel|>final']);
+    assert.deepEqual(tag.format.tags, [
+      { type: 'tag', begin: '<|channel|>analysis<|message|>', content: { type: 'any_text' }, end: '<|end|>' },
+      { type: 'tag', begin: '<|channel|>final<|constrain|>json<|message|>', content: { type: 'json_schema', json_schema: schema }, end: '' },
+    ]);
+    const msg = res.choices[0]!.message as Message;
+    assert.deepEqual(JSON.parse(msg.content!), { track: 4 });
+    assert.equal(msg.reasoning_content, 'Track four.');
+
+    const s = await fold(h, { messages, response_format: { type: 'json_schema', json_schema: { name: 'departure', schema } } });
+    assert.equal(s.content, msg.content);
+    assert.equal(s.reasoning, msg.reasoning_content);
+  });
+
+  it('wraps json_object the same way, with the any-object schema', async () => {
+    const seen = new Promise<any>((resolve) => h.workers[0]!.events.once('request', resolve));
+    await h.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Departures as JSON?' }], response_format: { type: 'json_object' } });
+    const constraint = (await seen).samplingParams.constraint;
+    assert.equal(constraint.$case, 'structuralTag');
+    assert.deepEqual(JSON.parse(constraint.value).format.tags[1].content, { type: 'json_schema', json_schema: { type: 'object' } });
+  });
+
+  it('rejects response_format together with a forced tool call, which no single Harmony reply satisfies', async () => {
+    const res = await postJson(`${h.url}/v1/chat/completions`, {
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Weather?' }],
       tools: [WEATHER],
       tool_choice: 'required',
       response_format: { type: 'json_object' },
     });
-    assert.equal((await seen).samplingParams.constraint.$case, 'jsonSchema');
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error.type, 'invalid_request_error');
+    assert.equal(res.json.error.param, 'response_format');
+    assert.equal(res.json.error.code, 'invalid_request_parameters');
+
+    // tool_choice auto sets no tool constraint, so the format's tag alone applies.
+    const seen = new Promise<any>((resolve) => h.workers[0]!.events.once('request', resolve));
+    await h.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Weather?' }], tools: [WEATHER], response_format: { type: 'json_object' } });
+    const constraint = (await seen).samplingParams.constraint;
+    assert.equal(constraint.$case, 'structuralTag');
+    assert.deepEqual(JSON.parse(constraint.value).format.triggers, ['<|channel|>analysis', '<|channel|>final']);
   });
 
   it('rejects continue_final_message, which a Harmony prompt cannot express', async () => {

@@ -190,6 +190,12 @@ describe('constraints', () => {
     assert.equal(constraintOf({ response_format: { type: 'text' } }), undefined);
   });
 
+  it("a model's own form of the response_format constraint replaces the bare schema, and only when a format is set", () => {
+    const formatConstraint = { $case: 'structuralTag' as const, value: '{"type":"structural_tag"}' };
+    assert.deepEqual(constraintOf({ response_format: { type: 'json_object' } }, { formatConstraint }), formatConstraint);
+    assert.equal(constraintOf({ response_format: { type: 'text' } }, { formatConstraint }), undefined);
+  });
+
   it('a tool constraint applies only when the request has none of its own', () => {
     const toolConstraint = { $case: 'structuralTag' as const, value: '{"type":"structural_tag"}' };
     assert.deepEqual(constraintOf({}, { toolConstraint }), toolConstraint);

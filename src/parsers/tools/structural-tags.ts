@@ -73,6 +73,20 @@ export const harmonyToolTag: Builder = (tools, opts) => {
   return triggered(['<|start|>assistant<|channel|>commentary', '<|channel|>commentary'], tags, opts);
 };
 
+/**
+ * GPT-OSS Harmony with a response_format (parsers.md §4): the model may think in an analysis
+ * message, free text up to `<|end|>`, and must answer in a final message constrained to `schema`.
+ * A bare JSON-schema constraint would forbid the channel markup every Harmony reply starts with.
+ * The final tag ends with the JSON: `<|return|>` is an engine stop token of every Harmony request.
+ */
+export function harmonyResponseFormatTag(schema: unknown): string {
+  const tags: Tag[] = [
+    { type: 'tag', begin: '<|channel|>analysis<|message|>', content: { type: 'any_text' }, end: '<|end|>' },
+    { type: 'tag', begin: '<|channel|>final<|constrain|>json<|message|>', content: { type: 'json_schema', json_schema: schema }, end: '' },
+  ];
+  return triggered(['<|channel|>analysis', '<|channel|>final'], tags, { requireOne: true, single: false });
+}
+
 const K3_TOOLS_OPEN = '<|open|>tools<|sep|>';
 /** Where a Kimi-K3 tools channel may start: at once, after the think channel, or after the response. */
 const K3_TRIGGERS = [K3_TOOLS_OPEN, '<|close|>think<|sep|>', '<|close|>response<|sep|>'];
