@@ -13,11 +13,7 @@ import { PolicyRouter, simulate, type FleetSpec, type SimRouter } from './simula
 import { multiTurnTrace, sharedPrefixTrace, type ColdCost, type MultiTurnShape, type SharedPrefixShape, type Trace, type TraceName } from './traces.js';
 import type { SimWorker } from './worker.js';
 
-/**
- * `cache_aware_uncached` is our policy with the router crediting only the uncached part of each
- * dispatched prompt to `inFlightTokens` (see TokenCredit): a candidate fix measured side by side.
- */
-export const SIM_POLICIES = ['round_robin', 'power_of_two', 'reference_cache_aware', 'cache_aware', 'cache_aware_uncached', 'oracle'] as const;
+export const SIM_POLICIES = ['round_robin', 'power_of_two', 'reference_cache_aware', 'cache_aware', 'oracle'] as const;
 export type SimPolicy = (typeof SIM_POLICIES)[number];
 
 export interface CacheSimSettings {
@@ -75,8 +71,6 @@ function makeRouter(policy: SimPolicy, s: CacheSimSettings, seed: number): (work
         return new OracleRouter(workers);
       case 'reference_cache_aware':
         return new PolicyRouter(new ReferenceCacheAware({ ...DEFAULT_POLICY_OPTIONS, blockSize: s.fleet.blockSize, random, now }), s.fleet);
-      case 'cache_aware_uncached':
-        return new PolicyRouter(createPolicy('cache_aware', { blockSize: s.fleet.blockSize, random }), s.fleet, 'uncached');
       default:
         return new PolicyRouter(createPolicy(policy, { blockSize: s.fleet.blockSize, random }), s.fleet);
     }

@@ -5,11 +5,23 @@
  * first token on that worker, in prompt tokens (a stand-in for TTFT × prefill rate), and picks the
  * cheapest:
  *
- *   cost = (prompt − credited overlap)                       this request's uncached prefill
+ *   cost = 2 × (prompt − credited overlap)                   this request's uncached prefill, and the
+ *                                                            cached tokens its new KV will displace
  *        + waitingUncachedTokens + inFlightTokens            queued prefill: snapshot + dispatched since
  *        + REQUEST_TOKENS × max(inFlight, running + waiting) decode batch the prefill shares steps with
  *        + KV_PRESSURE_TOKENS × u / (1 − u)                  u = KV usage incl. dispatched tokens: a nearly
  *                                                            full pool evicts (our predicted cache first)
+ *
+ * Why uncached tokens count twice. Their prefill delays this request once. Then they stay in the worker's
+ * KV, and an engine's LRU prefix cache runs full in steady state, so every token written displaces one
+ * that was cached — on a worker without the prefix, a duplicate of a prefix another worker still holds
+ * displaces a prefix some later request would have hit. Valuing the displaced token at one prefill
+ * token is the upper bound (the router cannot tell which token the engine drops, nor whether it would
+ * be reused); the cache-hit simulation (BENCHMARKS.md) is flat between 1.5× and 2× on hit rate and
+ * TTFT, while 1× finds 3–5 points fewer cached tokens on shared prefixes. Between workers that all lack the
+ * prompt (no reuse) the doubled term is equal and the choice is by load alone, as before. Crediting
+ * the router's own dispatches by their uncached part only (RoutingCandidate.inFlightTokens) is the
+ * other half: a holder is not charged for prefill its cache saves.
  *
  * Without load snapshots the terms reduce to the in-flight counters this router keeps, so the policy
  * still balances. Equal costs go to the worker with fewer in-flight requests, then to a random one.
@@ -33,6 +45,11 @@ import { kvUsage } from './load.js';
 import { TokenRadixTree } from './radix-tree.js';
 import type { PolicyOptions, RouteDecision, RouteInput, RoutingCandidate, RoutingPolicy } from './types.js';
 
+/**
+ * What one uncached prompt token costs, in queued-prefill tokens: its prefill now, plus the cached token
+ * it displaces once written to the worker's KV (see the header).
+ */
+export const UNCACHED_TOKEN_COST = 2;
 /** Token-equivalent of one request in a worker's batch: a decode step it adds to every prefill chunk. */
 export const REQUEST_TOKENS = 64;
 /** Scale of the KV-pressure term: at 50 % usage a worker costs this many extra tokens, at 90 % nine times it. */
@@ -86,7 +103,7 @@ export class CacheAwarePolicy implements RoutingPolicy {
       const c = candidates[i]!;
       const matched = tree.matchedLength(slots[i]!);
       const credited = matched > creditAbove && c.inFlight <= hotAbove ? matched : 0;
-      const cost = promptTokens - credited + loadCost(c);
+      const cost = UNCACHED_TOKEN_COST * (promptTokens - credited) + loadCost(c);
       costs[i] = cost;
       if (cost < bestCost || (cost === bestCost && c.inFlight < bestInFlight)) {
         best = i;

@@ -47,6 +47,21 @@ describe('cache_aware policy', () => {
     }
   });
 
+  it('keeps a shared prefix on its holder while the holder is busier by less than twice the prefix', () => {
+    const random = seeded(11);
+    const system = randomTokens(2048, random);
+    const policy = cacheAware();
+    policy.select([candidate('warm')], { tokens: system });
+    // 2 800 queued tokens outweigh the 2 048-token prefill the holder saves, but not that plus the
+    // 2 048 cached tokens a duplicate on the idle worker would displace.
+    const workers = [candidate('warm', 2, 2800), candidate('cold')];
+    const d = policy.select(workers, { tokens: [...system, ...randomTokens(128, random)] });
+    assert.deepEqual(d, { id: 'warm', predictedCachedTokens: 2048 });
+    const busier = cacheAware();
+    busier.select([candidate('warm')], { tokens: system });
+    assert.equal(busier.select([candidate('warm', 2, 4500), candidate('cold')], { tokens: [...system, ...randomTokens(128, random)] }).id, 'cold');
+  });
+
   it('sends a shared prefix to the least loaded of the workers that hold it', () => {
     const random = seeded(9);
     const policy = cacheAware();
