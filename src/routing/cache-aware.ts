@@ -65,7 +65,9 @@ export class CacheAwarePolicy implements RoutingPolicy {
   private readonly balanceRel: number;
   private readonly sweepEveryMs: number;
   private lastSweep = Date.now();
-  private costs = new Float64Array(16);
+  /** Limits on the credit for the decision in progress (set by select). */
+  private hotAbove = 0;
+  private creditAbove = 0;
 
   constructor(opts: PolicyOptions & { random: () => number }) {
     this.tree = new TokenRadixTree(opts.blockSize, opts.maxTreeSize);
@@ -81,41 +83,60 @@ export class CacheAwarePolicy implements RoutingPolicy {
     const tokens = input.tokens;
     const promptTokens = tokens.length;
     const tree = this.tree;
-    const slots = this.slots.of(candidates);
     this.maybeSweep();
     tree.match(tokens);
 
-    let minInFlight = Infinity;
-    for (let i = 0; i < candidates.length; i++) minInFlight = Math.min(minInFlight, candidates[i]!.inFlight);
-    const hotAbove = Math.max(minInFlight + this.balanceAbs, minInFlight * this.balanceRel);
-    const creditAbove = this.cacheThreshold * promptTokens;
-
-    // Pass 1 scores every candidate and counts the ones tied for best (cost, then in-flight); pass 2
-    // runs only on a tie and takes a uniformly drawn one of them — one RNG draw per decision.
+    // Pass 1 scores every candidate as if it held nothing of the prompt (its load decides), counts
+    // the ones tied for best (cost, then in-flight) and notices a changed fleet on the way. Pass 2
+    // rescores only the workers the match met: a credit only lowers a cost, so a holder can only join
+    // or displace the best. A third pass runs only on a tie and takes a uniformly drawn one of them —
+    // one RNG draw per decision. Costs leave out 2 × prompt, the same for every candidate.
     const n = candidates.length;
-    if (this.costs.length < n) this.costs = new Float64Array(Math.max(n, this.costs.length * 2));
-    const costs = this.costs;
+    const seen = this.slots.lastCandidates();
+    let changed = seen.length !== n;
+    let minInFlight = Infinity;
     let best = 0;
     let bestCost = Infinity;
     let bestInFlight = Infinity;
     let ties = 0;
     for (let i = 0; i < n; i++) {
       const c = candidates[i]!;
-      const matched = tree.matchedLength(slots[i]!);
-      const credited = matched > creditAbove && c.inFlight <= hotAbove ? matched : 0;
-      const cost = UNCACHED_TOKEN_COST * (promptTokens - credited) + loadCost(c);
-      costs[i] = cost;
-      if (cost < bestCost || (cost === bestCost && c.inFlight < bestInFlight)) {
+      if (!changed && seen[i] !== c) changed = true;
+      const inFlight = c.inFlight;
+      const cost = c.load === undefined ? c.inFlightTokens + REQUEST_TOKENS * inFlight : loadCost(c);
+      if (inFlight < minInFlight) minInFlight = inFlight;
+      if (cost > bestCost) continue;
+      if (cost < bestCost || inFlight < bestInFlight) {
+        best = i;
+        bestCost = cost;
+        bestInFlight = inFlight;
+        ties = 1;
+      } else if (inFlight === bestInFlight) ties++;
+    }
+    const slots = changed ? this.slots.of(candidates) : this.slots.current();
+    this.hotAbove = Math.max(minInFlight + this.balanceAbs, minInFlight * this.balanceRel);
+    this.creditAbove = this.cacheThreshold * promptTokens;
+    const holders = tree.holderCount();
+    for (let h = 0; h < holders; h++) {
+      const i = this.slots.positionOf(tree.holder(h));
+      if (i < 0) continue;
+      const c = candidates[i]!;
+      const credit = this.credit(c, slots[i]!);
+      if (credit === 0) continue;
+      const cost = loadCost(c) - credit;
+      if (cost > bestCost) continue;
+      if (cost < bestCost || c.inFlight < bestInFlight) {
         best = i;
         bestCost = cost;
         bestInFlight = c.inFlight;
         ties = 1;
-      } else if (cost === bestCost && c.inFlight === bestInFlight) ties++;
+      } else if (c.inFlight === bestInFlight) ties++;
     }
     if (ties > 1) {
       let k = Math.floor(this.random() * ties);
-      for (let i = best; ; i++) {
-        if (costs[i] === bestCost && candidates[i]!.inFlight === bestInFlight && k-- === 0) {
+      for (let i = 0; ; i++) {
+        const c = candidates[i]!;
+        if (c.inFlight === bestInFlight && loadCost(c) - this.credit(c, slots[i]!) === bestCost && k-- === 0) {
           best = i;
           break;
         }
@@ -133,6 +154,15 @@ export class CacheAwarePolicy implements RoutingPolicy {
 
   setCapacity(id: string, kvCapacityTokens: number): void {
     this.tree.setCapacity(id, kvCapacityTokens);
+  }
+
+  /**
+   * What holding part of the prompt takes off the candidate's cost: 2 × its overlap when that exceeds
+   * --cache-threshold of the prompt and the candidate is not past the balance thresholds, else 0.
+   */
+  private credit(c: RoutingCandidate, slot: number): number {
+    const matched = this.tree.matchedLength(slot);
+    return matched > this.creditAbove && c.inFlight <= this.hotAbove ? UNCACHED_TOKEN_COST * matched : 0;
   }
 
   private maybeSweep(): void {

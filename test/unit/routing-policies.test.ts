@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createPolicy, POLICY_NAMES, selectPair, type RoutingCandidate } from '../../src/routing/index.js';
+import { CandidateSlots } from '../../src/routing/candidate-index.js';
 import { candidate, fleet, randomTokens, seeded } from '../helpers/routing.js';
 
 const tokens = [1, 2, 3];
@@ -163,5 +164,27 @@ describe('selectPair', () => {
       candidate('emptier', 9, 0, { kvUsedTokens: 97_000, kvCapacityTokens: 100_000 }),
     ];
     assert.equal(selectPair(policy(), policy(), [candidate('p')], decode, { tokens: randomTokens(5000, seeded(2)) }).decode.id, 'emptier');
+  });
+});
+
+describe('CandidateSlots', () => {
+  it('maps candidates to slots and back, and follows a changed fleet whether objects or ids change', () => {
+    const resolved: string[] = [];
+    const slots = new CandidateSlots((id) => {
+      resolved.push(id);
+      return id.charCodeAt(0) - 97;
+    });
+    const a = candidate('a');
+    const c = candidate('c');
+    assert.deepEqual([...slots.of([a, c]).subarray(0, 2)], [0, 2]);
+    assert.equal(slots.positionOf(2), 1);
+    assert.equal(slots.positionOf(1), -1, 'b is not a candidate');
+    slots.of([candidate('a'), candidate('c')]);
+    assert.deepEqual(resolved, ['a', 'c'], 'new objects with the same ids reuse the mapping');
+    slots.of([c, candidate('b')]);
+    assert.deepEqual([slots.positionOf(0), slots.positionOf(1), slots.positionOf(2)], [-1, 1, 0]);
+    slots.invalidate();
+    slots.of([c, candidate('b')]);
+    assert.deepEqual(resolved, ['a', 'c', 'c', 'b', 'c', 'b']);
   });
 });
