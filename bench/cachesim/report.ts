@@ -63,7 +63,8 @@ export function cacheSimSection(res: CacheSimResults): string[] {
       `history, then per turn a ${mt.question[0]}–${mt.question[1]}-token question, a ${mt.answer[0]}–${mt.answer[1]}-token answer carried into the next prompt, ` +
       `think time ${mt.thinkMinMs / 1000} s + exp(${mt.thinkMeanMs / 1000} s); conversations start over ${mt.spanMs / 1000} s. ` +
       `**shared_prefix** — ${sp.groups} groups × ${sp.perGroup} prompts: a ${sp.prefixTokens}-token group prefix + a ${sp.questionTokens}-token question, ` +
-      `${sp.outputTokens} output tokens, shuffled, Poisson arrivals.`,
+      `${sp.outputTokens} output tokens, shuffled, Poisson arrivals. **shared_prefix_burst** — the same groups, each group's prompts in one burst ` +
+      `(${s.sharedPrefixBurst.burstGapMs} ms apart on average, parallel sub-agents sharing a parent prompt), groups starting as a Poisson process.`,
     '',
     '| trace | load | requests | mean prompt tokens | distinct prompt tokens / fleet KV | arrivals span (s) |',
     '|---|---:|---:|---:|---:|---:|',

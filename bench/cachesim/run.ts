@@ -25,6 +25,8 @@ export interface CacheSimSettings {
   nominalDecodeBatch: number;
   multiTurn: MultiTurnShape;
   sharedPrefix: SharedPrefixShape;
+  /** The shared-prefix shape again, arriving in bursts per group (`burstGapMs`). */
+  sharedPrefixBurst: SharedPrefixShape;
 }
 
 export interface CacheSimRow {
@@ -80,14 +82,14 @@ function makeRouter(policy: SimPolicy, s: CacheSimSettings, seed: number): (work
 export function buildTrace(name: TraceName, load: number, s: CacheSimSettings): Trace {
   const fleetMsPerMs = s.fleet.workers;
   const cost = coldCost(s);
-  return name === 'multi_turn'
-    ? multiTurnTrace(s.multiTurn, s.seed, load, fleetMsPerMs, s.fleet.blockSize, cost)
-    : sharedPrefixTrace(s.sharedPrefix, s.seed, load, fleetMsPerMs, s.fleet.blockSize, cost);
+  if (name === 'multi_turn') return multiTurnTrace(s.multiTurn, s.seed, load, fleetMsPerMs, s.fleet.blockSize, cost);
+  const shape = name === 'shared_prefix' ? s.sharedPrefix : s.sharedPrefixBurst;
+  return sharedPrefixTrace(shape, s.seed, load, fleetMsPerMs, s.fleet.blockSize, cost);
 }
 
 export function runCacheSim(s: CacheSimSettings, log: (message: string) => void, policies: readonly SimPolicy[] = SIM_POLICIES): CacheSimResults {
   const results: CacheSimResults = { settings: s, traces: [], rows: [] };
-  for (const name of ['multi_turn', 'shared_prefix'] as const) {
+  for (const name of ['multi_turn', 'shared_prefix', 'shared_prefix_burst'] as const) {
     for (const load of s.loads) {
       const trace = buildTrace(name, load, s);
       const reqs = trace.requests;
