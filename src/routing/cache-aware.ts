@@ -18,7 +18,7 @@
  * displaces a prefix some later request would have hit. Valuing the displaced token at one prefill
  * token is the upper bound (the router cannot tell which token the engine drops, nor whether it would
  * be reused); the cache-hit simulation (BENCHMARKS.md) is flat between 1.5× and 2× on hit rate and
- * TTFT, while 1× finds 3–5 points fewer cached tokens on shared prefixes. Between workers that all lack the
+ * TTFT, while 1× finds 5–8 points fewer cached tokens on shared prefixes. Between workers that all lack the
  * prompt (no reuse) the doubled term is equal and the choice is by load alone, as before. Crediting
  * the router's own dispatches by their uncached part only (RoutingCandidate.inFlightTokens) is the
  * other half: a holder is not charged for prefill its cache saves.
