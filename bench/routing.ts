@@ -13,6 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createPolicy, type RoutingCandidate, type RoutingPolicy } from '../src/routing/index.js';
+import { mulberry32 } from './rng.js';
 import { summarize } from './stats.js';
 
 export interface RoutingSettings {
@@ -52,18 +53,6 @@ export interface RoutingResult {
 const VOCAB = 50_000;
 const POOL_MAX = 2000;
 
-/** mulberry32: seeded so every run routes the same prompts. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomTokens(n: number, random: () => number): Uint32Array {
   const out = new Uint32Array(n);
   for (let i = 0; i < n; i++) out[i] = Math.floor(random() * VOCAB);
@@ -79,7 +68,7 @@ function timeSelect(policy: RoutingPolicy, workers: readonly RoutingCandidate[],
 }
 
 function runCell(promptTokens: number, workerCount: number, s: RoutingSettings): RoutingCell {
-  const random = seeded(promptTokens * 1009 + workerCount);
+  const random = mulberry32(promptTokens * 1009 + workerCount);
   const policy = createPolicy('cache_aware', { random });
   const workers = fleet(workerCount);
   const poolSize = Math.max(16, Math.min(POOL_MAX, Math.floor(s.poolTokens / promptTokens)));
@@ -100,7 +89,7 @@ const TRACE_WORKERS = 16;
 const IN_FLIGHT_WINDOW = 32;
 
 function runTrace(repeats: number): RoutingTrace {
-  const random = seeded(20_260_214);
+  const random = mulberry32(20_260_214);
   const systems = Array.from({ length: SESSIONS / GROUP }, () => randomTokens(SYSTEM_TOKENS, random));
   const sessions = Array.from({ length: SESSIONS }, (_, s) => {
     const full = new Uint32Array(SYSTEM_TOKENS + TURNS * TURN_TOKENS);
@@ -121,7 +110,7 @@ function runTrace(repeats: number): RoutingTrace {
   let predicted = 0;
   let total = 0;
   for (let r = 0; r < repeats; r++) {
-    const policy = createPolicy('cache_aware', { random: seeded(r + 1) });
+    const policy = createPolicy('cache_aware', { random: mulberry32(r + 1) });
     const workers = fleet(TRACE_WORKERS);
     const byId = new Map(workers.map((w) => [w.id, w]));
     const window: [RoutingCandidate, number][] = [];

@@ -13,11 +13,7 @@ import { PolicyRouter, simulate, type FleetSpec, type SimRouter } from './simula
 import { multiTurnTrace, sharedPrefixTrace, type ColdCost, type MultiTurnShape, type SharedPrefixShape, type Trace, type TraceName } from './traces.js';
 import type { SimWorker } from './worker.js';
 
-/**
- * `cache_aware_uncached` is our policy with the router crediting only the uncached part of each
- * dispatched prompt to `inFlightTokens` (see TokenCredit): a candidate fix measured side by side.
- */
-export const SIM_POLICIES = ['round_robin', 'power_of_two', 'reference_cache_aware', 'cache_aware', 'cache_aware_uncached', 'oracle'] as const;
+export const SIM_POLICIES = ['round_robin', 'power_of_two', 'reference_cache_aware', 'cache_aware', 'oracle'] as const;
 export type SimPolicy = (typeof SIM_POLICIES)[number];
 
 export interface CacheSimSettings {
@@ -29,6 +25,8 @@ export interface CacheSimSettings {
   nominalDecodeBatch: number;
   multiTurn: MultiTurnShape;
   sharedPrefix: SharedPrefixShape;
+  /** The shared-prefix shape again, arriving in bursts per group (`burstGapMs`). */
+  sharedPrefixBurst: SharedPrefixShape;
 }
 
 export interface CacheSimRow {
@@ -75,8 +73,6 @@ function makeRouter(policy: SimPolicy, s: CacheSimSettings, seed: number): (work
         return new OracleRouter(workers);
       case 'reference_cache_aware':
         return new PolicyRouter(new ReferenceCacheAware({ ...DEFAULT_POLICY_OPTIONS, blockSize: s.fleet.blockSize, random, now }), s.fleet);
-      case 'cache_aware_uncached':
-        return new PolicyRouter(createPolicy('cache_aware', { blockSize: s.fleet.blockSize, random }), s.fleet, 'uncached');
       default:
         return new PolicyRouter(createPolicy(policy, { blockSize: s.fleet.blockSize, random }), s.fleet);
     }
@@ -86,14 +82,14 @@ function makeRouter(policy: SimPolicy, s: CacheSimSettings, seed: number): (work
 export function buildTrace(name: TraceName, load: number, s: CacheSimSettings): Trace {
   const fleetMsPerMs = s.fleet.workers;
   const cost = coldCost(s);
-  return name === 'multi_turn'
-    ? multiTurnTrace(s.multiTurn, s.seed, load, fleetMsPerMs, s.fleet.blockSize, cost)
-    : sharedPrefixTrace(s.sharedPrefix, s.seed, load, fleetMsPerMs, s.fleet.blockSize, cost);
+  if (name === 'multi_turn') return multiTurnTrace(s.multiTurn, s.seed, load, fleetMsPerMs, s.fleet.blockSize, cost);
+  const shape = name === 'shared_prefix' ? s.sharedPrefix : s.sharedPrefixBurst;
+  return sharedPrefixTrace(shape, s.seed, load, fleetMsPerMs, s.fleet.blockSize, cost);
 }
 
 export function runCacheSim(s: CacheSimSettings, log: (message: string) => void, policies: readonly SimPolicy[] = SIM_POLICIES): CacheSimResults {
   const results: CacheSimResults = { settings: s, traces: [], rows: [] };
-  for (const name of ['multi_turn', 'shared_prefix'] as const) {
+  for (const name of ['multi_turn', 'shared_prefix', 'shared_prefix_burst'] as const) {
     for (const load of s.loads) {
       const trace = buildTrace(name, load, s);
       const reqs = trace.requests;

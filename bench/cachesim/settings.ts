@@ -6,6 +6,7 @@ import type { CacheSimSettings } from './run.js';
  * that a few thousand requests put it under pressure. `quick` shortens the traces only.
  */
 export function cacheSimSettings(quick: boolean): CacheSimSettings {
+  const sharedPrefix = { groups: quick ? 48 : 192, perGroup: 16, prefixTokens: 2048, questionTokens: 128, outputTokens: 256 };
   return {
     seed: 20261130,
     loads: [0.5, 0.7, 0.9],
@@ -30,12 +31,8 @@ export function cacheSimSettings(quick: boolean): CacheSimSettings {
       thinkMinMs: 2000,
       thinkMeanMs: 8000,
     },
-    sharedPrefix: {
-      groups: quick ? 48 : 192,
-      perGroup: 16,
-      prefixTokens: 2048,
-      questionTokens: 128,
-      outputTokens: 256,
-    },
+    sharedPrefix,
+    // routing.md §6.2's agentic shape: parallel sub-agents sharing their parent's prefix arrive at once.
+    sharedPrefixBurst: { ...sharedPrefix, burstGapMs: 20 },
   };
 }

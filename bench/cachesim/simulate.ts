@@ -21,12 +21,10 @@ export interface SimRouter {
 }
 
 /**
- * What the router adds to a candidate's `inFlightTokens` per dispatch: the whole prompt (the routing
- * contract's definition) or only the part the policy did not predict cached.
+ * A RoutingPolicy behind the router's bookkeeping: candidates with live in-flight counts and the latest
+ * snapshots. Each dispatch credits the prompt's uncached part (prompt − predicted cached tokens) to
+ * `inFlightTokens`, as the routing contract defines it; policies that track no cache predict 0.
  */
-export type TokenCredit = 'prompt' | 'uncached';
-
-/** A RoutingPolicy behind the router's bookkeeping: candidates with live in-flight counts and the latest snapshots. */
 export class PolicyRouter implements SimRouter {
   private readonly candidates: RoutingCandidate[];
   private readonly index = new Map<string, number>();
@@ -34,7 +32,6 @@ export class PolicyRouter implements SimRouter {
   constructor(
     private readonly policy: RoutingPolicy,
     fleet: FleetSpec,
-    private readonly credit: TokenCredit = 'prompt',
   ) {
     this.candidates = Array.from({ length: fleet.workers }, (_, i) => ({ id: workerId(i), inFlight: 0, inFlightTokens: 0 }));
     this.candidates.forEach((c, i) => {
@@ -49,7 +46,7 @@ export class PolicyRouter implements SimRouter {
     if (i === undefined) throw new Error(`${this.policy.name} chose unknown worker ${decision.id}`);
     const c = this.candidates[i]!;
     c.inFlight++;
-    c.inFlightTokens += req.tokens.length - (this.credit === 'uncached' ? decision.predictedCachedTokens : 0);
+    c.inFlightTokens += req.tokens.length - decision.predictedCachedTokens;
     return i;
   }
 

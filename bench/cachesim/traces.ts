@@ -27,7 +27,7 @@ export interface Trace {
   uniquePromptTokens: number;
 }
 
-export type TraceName = 'multi_turn' | 'shared_prefix';
+export type TraceName = 'multi_turn' | 'shared_prefix' | 'shared_prefix_burst';
 
 export interface MultiTurnShape {
   /** Conversations started over `spanMs` as a Poisson process. */
@@ -49,6 +49,12 @@ export interface SharedPrefixShape {
   prefixTokens: number;
   questionTokens: number;
   outputTokens: number;
+  /**
+   * Arrivals in bursts (agentic sub-agents fanned out from one parent prompt): a group's prompts arrive
+   * together, this many ms apart on average, and groups start as a Poisson process. Without it the
+   * prompts of all groups are shuffled and arrive one Poisson process.
+   */
+  burstGapMs?: number;
 }
 
 /** What one request costs a worker with no cache hit: the yardstick for "x % of fleet capacity". */
@@ -149,7 +155,8 @@ export function multiTurnTrace(shape: MultiTurnShape, seed: number, load: number
 
 /**
  * Shared-prefix groups (SGLang's generated-shared-prefix): `groups` system prompts, `perGroup`
- * questions each, shuffled, Poisson arrivals at the rate that makes the cold work `load` of the fleet.
+ * questions each, shuffled, Poisson arrivals at the rate that makes the cold work `load` of the fleet;
+ * or, with `burstGapMs`, each group's prompts in one burst (the same average rate).
  */
 export function sharedPrefixTrace(shape: SharedPrefixShape, seed: number, load: number, fleetMsPerMs: number, blockSize: number, cost: ColdCost): Trace {
   const rand = mulberry32(seed);
@@ -161,7 +168,8 @@ export function sharedPrefixTrace(shape: SharedPrefixShape, seed: number, load: 
   }
   const order: number[] = [];
   for (let g = 0; g < shape.groups; g++) for (let i = 0; i < shape.perGroup; i++) order.push(g);
-  for (let i = order.length - 1; i > 0; i--) {
+  const bursts = shape.burstGapMs !== undefined;
+  for (let i = order.length - 1; i > 0 && !bursts; i--) {
     const j = Math.floor(rand() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
@@ -174,9 +182,21 @@ export function sharedPrefixTrace(shape: SharedPrefixShape, seed: number, load: 
   });
   const rate = (load * fleetMsPerMs) / cost(promptLen, shape.outputTokens);
   let at = 0;
-  for (const r of requests) {
-    at += exponential(rand, 1 / rate);
-    r.at = at;
+  if (shape.burstGapMs === undefined) {
+    for (const r of requests) {
+      at += exponential(rand, 1 / rate);
+      r.at = at;
+    }
+    return { name: 'shared_prefix', requests, uniquePromptTokens: uniquePromptTokens(requests, blockSize) };
   }
-  return { name: 'shared_prefix', requests, uniquePromptTokens: uniquePromptTokens(requests, blockSize) };
+  for (let g = 0; g < shape.groups; g++) {
+    at += exponential(rand, shape.perGroup / rate);
+    let t = at;
+    for (let i = 0; i < shape.perGroup; i++) {
+      requests[g * shape.perGroup + i]!.at = t;
+      t += exponential(rand, shape.burstGapMs);
+    }
+  }
+  requests.sort((a, b) => a.at - b.at);
+  return { name: 'shared_prefix_burst', requests, uniquePromptTokens: uniquePromptTokens(requests, blockSize) };
 }

@@ -5,11 +5,23 @@
  * first token on that worker, in prompt tokens (a stand-in for TTFT × prefill rate), and picks the
  * cheapest:
  *
- *   cost = (prompt − credited overlap)                       this request's uncached prefill
+ *   cost = 2 × (prompt − credited overlap)                   this request's uncached prefill, and the
+ *                                                            cached tokens its new KV will displace
  *        + waitingUncachedTokens + inFlightTokens            queued prefill: snapshot + dispatched since
  *        + REQUEST_TOKENS × max(inFlight, running + waiting) decode batch the prefill shares steps with
  *        + KV_PRESSURE_TOKENS × u / (1 − u)                  u = KV usage incl. dispatched tokens: a nearly
  *                                                            full pool evicts (our predicted cache first)
+ *
+ * Why uncached tokens count twice. Their prefill delays this request once. Then they stay in the worker's
+ * KV, and an engine's LRU prefix cache runs full in steady state, so every token written displaces one
+ * that was cached — on a worker without the prefix, a duplicate of a prefix another worker still holds
+ * displaces a prefix some later request would have hit. Valuing the displaced token at one prefill
+ * token is the upper bound (the router cannot tell which token the engine drops, nor whether it would
+ * be reused); the cache-hit simulation (BENCHMARKS.md) is flat between 1.5× and 2× on hit rate and
+ * TTFT, while 1× finds 5–8 points fewer cached tokens on shared prefixes. Between workers that all lack the
+ * prompt (no reuse) the doubled term is equal and the choice is by load alone, as before. Crediting
+ * the router's own dispatches by their uncached part only (RoutingCandidate.inFlightTokens) is the
+ * other half: a holder is not charged for prefill its cache saves.
  *
  * Without load snapshots the terms reduce to the in-flight counters this router keeps, so the policy
  * still balances. Equal costs go to the worker with fewer in-flight requests, then to a random one.
@@ -33,6 +45,11 @@ import { kvUsage } from './load.js';
 import { TokenRadixTree } from './radix-tree.js';
 import type { PolicyOptions, RouteDecision, RouteInput, RoutingCandidate, RoutingPolicy } from './types.js';
 
+/**
+ * What one uncached prompt token costs, in queued-prefill tokens: its prefill now, plus the cached token
+ * it displaces once written to the worker's KV (see the header).
+ */
+export const UNCACHED_TOKEN_COST = 2;
 /** Token-equivalent of one request in a worker's batch: a decode step it adds to every prefill chunk. */
 export const REQUEST_TOKENS = 64;
 /** Scale of the KV-pressure term: at 50 % usage a worker costs this many extra tokens, at 90 % nine times it. */
@@ -48,7 +65,9 @@ export class CacheAwarePolicy implements RoutingPolicy {
   private readonly balanceRel: number;
   private readonly sweepEveryMs: number;
   private lastSweep = Date.now();
-  private costs = new Float64Array(16);
+  /** Limits on the credit for the decision in progress (set by select). */
+  private hotAbove = 0;
+  private creditAbove = 0;
 
   constructor(opts: PolicyOptions & { random: () => number }) {
     this.tree = new TokenRadixTree(opts.blockSize, opts.maxTreeSize);
@@ -64,41 +83,60 @@ export class CacheAwarePolicy implements RoutingPolicy {
     const tokens = input.tokens;
     const promptTokens = tokens.length;
     const tree = this.tree;
-    const slots = this.slots.of(candidates);
     this.maybeSweep();
     tree.match(tokens);
 
-    let minInFlight = Infinity;
-    for (let i = 0; i < candidates.length; i++) minInFlight = Math.min(minInFlight, candidates[i]!.inFlight);
-    const hotAbove = Math.max(minInFlight + this.balanceAbs, minInFlight * this.balanceRel);
-    const creditAbove = this.cacheThreshold * promptTokens;
-
-    // Pass 1 scores every candidate and counts the ones tied for best (cost, then in-flight); pass 2
-    // runs only on a tie and takes a uniformly drawn one of them — one RNG draw per decision.
+    // Pass 1 scores every candidate as if it held nothing of the prompt (its load decides), counts
+    // the ones tied for best (cost, then in-flight) and notices a changed fleet on the way. Pass 2
+    // rescores only the workers the match met: a credit only lowers a cost, so a holder can only join
+    // or displace the best. A third pass runs only on a tie and takes a uniformly drawn one of them —
+    // one RNG draw per decision. Costs leave out 2 × prompt, the same for every candidate.
     const n = candidates.length;
-    if (this.costs.length < n) this.costs = new Float64Array(Math.max(n, this.costs.length * 2));
-    const costs = this.costs;
+    const seen = this.slots.lastCandidates();
+    let changed = seen.length !== n;
+    let minInFlight = Infinity;
     let best = 0;
     let bestCost = Infinity;
     let bestInFlight = Infinity;
     let ties = 0;
     for (let i = 0; i < n; i++) {
       const c = candidates[i]!;
-      const matched = tree.matchedLength(slots[i]!);
-      const credited = matched > creditAbove && c.inFlight <= hotAbove ? matched : 0;
-      const cost = promptTokens - credited + loadCost(c);
-      costs[i] = cost;
-      if (cost < bestCost || (cost === bestCost && c.inFlight < bestInFlight)) {
+      if (!changed && seen[i] !== c) changed = true;
+      const inFlight = c.inFlight;
+      const cost = c.load === undefined ? c.inFlightTokens + REQUEST_TOKENS * inFlight : loadCost(c);
+      if (inFlight < minInFlight) minInFlight = inFlight;
+      if (cost > bestCost) continue;
+      if (cost < bestCost || inFlight < bestInFlight) {
+        best = i;
+        bestCost = cost;
+        bestInFlight = inFlight;
+        ties = 1;
+      } else if (inFlight === bestInFlight) ties++;
+    }
+    const slots = changed ? this.slots.of(candidates) : this.slots.current();
+    this.hotAbove = Math.max(minInFlight + this.balanceAbs, minInFlight * this.balanceRel);
+    this.creditAbove = this.cacheThreshold * promptTokens;
+    const holders = tree.holderCount();
+    for (let h = 0; h < holders; h++) {
+      const i = this.slots.positionOf(tree.holder(h));
+      if (i < 0) continue;
+      const c = candidates[i]!;
+      const credit = this.credit(c, slots[i]!);
+      if (credit === 0) continue;
+      const cost = loadCost(c) - credit;
+      if (cost > bestCost) continue;
+      if (cost < bestCost || c.inFlight < bestInFlight) {
         best = i;
         bestCost = cost;
         bestInFlight = c.inFlight;
         ties = 1;
-      } else if (cost === bestCost && c.inFlight === bestInFlight) ties++;
+      } else if (c.inFlight === bestInFlight) ties++;
     }
     if (ties > 1) {
       let k = Math.floor(this.random() * ties);
-      for (let i = best; ; i++) {
-        if (costs[i] === bestCost && candidates[i]!.inFlight === bestInFlight && k-- === 0) {
+      for (let i = 0; ; i++) {
+        const c = candidates[i]!;
+        if (c.inFlight === bestInFlight && loadCost(c) - this.credit(c, slots[i]!) === bestCost && k-- === 0) {
           best = i;
           break;
         }
@@ -116,6 +154,15 @@ export class CacheAwarePolicy implements RoutingPolicy {
 
   setCapacity(id: string, kvCapacityTokens: number): void {
     this.tree.setCapacity(id, kvCapacityTokens);
+  }
+
+  /**
+   * What holding part of the prompt takes off the candidate's cost: 2 × its overlap when that exceeds
+   * --cache-threshold of the prompt and the candidate is not past the balance thresholds, else 0.
+   */
+  private credit(c: RoutingCandidate, slot: number): number {
+    const matched = this.tree.matchedLength(slot);
+    return matched > this.creditAbove && c.inFlight <= this.hotAbove ? UNCACHED_TOKEN_COST * matched : 0;
   }
 
   private maybeSweep(): void {

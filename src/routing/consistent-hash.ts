@@ -21,29 +21,21 @@ export class ConsistentHashPolicy implements RoutingPolicy {
   private points = new Uint32Array(0);
   private owners = new Int32Array(0);
   private stale = false;
-  /** Per member: the generation in which it was last a candidate, and its candidate position. */
-  private candidateGen = new Int32Array(0);
-  private candidatePos = new Int32Array(0);
-  private generation = 0;
 
   constructor(private readonly random: () => number) {}
 
   select(candidates: readonly RoutingCandidate[], input: RouteInput): RouteDecision {
     if (input.key === undefined) return { id: candidates[leastRequestIndex(candidates, this.random)]!.id, predictedCachedTokens: 0 };
-    const slots = this.slots.of(candidates);
+    this.slots.of(candidates);
     if (this.stale) this.rebuild();
-    const gen = ++this.generation;
-    for (let i = 0; i < candidates.length; i++) {
-      this.candidateGen[slots[i]!] = gen;
-      this.candidatePos[slots[i]!] = i;
-    }
     const points = this.points;
     const total = points.length;
     let at = lowerBound(points, hashString(input.key));
     for (let step = 0; step < total; step++, at++) {
       if (at === total) at = 0;
       const owner = this.owners[at]!;
-      if (this.candidateGen[owner] === gen) return { id: candidates[this.candidatePos[owner]!]!.id, predictedCachedTokens: 0 };
+      const position = this.slots.positionOf(owner);
+      if (position >= 0) return { id: candidates[position]!.id, predictedCachedTokens: 0 };
     }
     throw new Error('consistent_hash: no candidate on the ring');
   }
@@ -70,13 +62,6 @@ export class ConsistentHashPolicy implements RoutingPolicy {
     this.members.push(id);
     this.memberIndex.set(id, index);
     this.stale = true;
-    if (this.candidateGen.length <= index) {
-      const size = Math.max(16, (index + 1) * 2);
-      const gen = new Int32Array(size);
-      gen.set(this.candidateGen);
-      this.candidateGen = gen;
-      this.candidatePos = new Int32Array(size);
-    }
     return index;
   }
 

@@ -6,7 +6,7 @@ import { DEFAULT_POLICY_OPTIONS, type PolicyName, type PolicyOptions, type Routi
 
 export * from './types.js';
 export { selectPair, type PdPair } from './pd-pair.js';
-export { CacheAwarePolicy, KV_PRESSURE_TOKENS, REQUEST_TOKENS } from './cache-aware.js';
+export { CacheAwarePolicy, KV_PRESSURE_TOKENS, REQUEST_TOKENS, UNCACHED_TOKEN_COST } from './cache-aware.js';
 export { ConsistentHashPolicy, VIRTUAL_NODES } from './consistent-hash.js';
 export { LeastRequestPolicy, PowerOfTwoPolicy, RandomPolicy, RoundRobinPolicy } from './simple-policies.js';
 export { TokenRadixTree } from './radix-tree.js';

@@ -79,6 +79,9 @@ export class TokenRadixTree {
   private matchGeneration = 0;
   private matchedGen = new Int32Array(16);
   private matchedLen = new Int32Array(16);
+  /** The distinct tenants met by the last match(), in the order first met. */
+  private matchedTenants = new Int32Array(16);
+  private matchedTenantCount = 0;
 
   constructor(blockSize: number, defaultCapacity: number) {
     if (!Number.isInteger(blockSize) || blockSize < 1) throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
@@ -157,6 +160,7 @@ export class TokenRadixTree {
     this.pathLength = 0;
     this.partialNode = null;
     this.partialMatched = 0;
+    this.matchedTenantCount = 0;
     // Pipelines hand over Uint32Arrays: those are compared edge by edge with memcmp.
     const bytes = tokens instanceof Uint32Array ? byteView(tokens) : null;
     let node = this.root;
@@ -188,6 +192,16 @@ export class TokenRadixTree {
   /** Tokens of the last matched prompt that `tenant` holds. */
   matchedLength(tenant: number): number {
     return this.matchedGen[tenant] === this.matchGeneration ? this.matchedLen[tenant]! : 0;
+  }
+
+  /** How many tenants hold part of the last matched prompt (`matchedLength` > 0). */
+  holderCount(): number {
+    return this.matchedTenantCount;
+  }
+
+  /** The `i`-th tenant (0 ≤ i < holderCount()) that holds part of the last matched prompt. */
+  holder(i: number): number {
+    return this.matchedTenants[i]!;
   }
 
   /**
@@ -222,7 +236,10 @@ export class TokenRadixTree {
     const gens = this.matchedGen;
     const lens = this.matchedLen;
     for (const tenant of node.tenants.keys()) {
-      gens[tenant] = gen;
+      if (gens[tenant] !== gen) {
+        gens[tenant] = gen;
+        this.matchedTenants[this.matchedTenantCount++] = tenant;
+      }
       lens[tenant] = length;
     }
   }
@@ -341,6 +358,9 @@ export class TokenRadixTree {
     len.set(this.matchedLen);
     this.matchedGen = gen;
     this.matchedLen = len;
+    const tenants = new Int32Array(size);
+    tenants.set(this.matchedTenants);
+    this.matchedTenants = tenants;
   }
 }
 

@@ -25,7 +25,12 @@ export interface RoutingCandidate {
   id: string;
   /** Requests this router has in flight on the worker. */
   inFlight: number;
-  /** Prompt tokens this router dispatched to it since its last load snapshot. */
+  /**
+   * Uncached prompt tokens this router dispatched to it since its last load snapshot: per dispatch the
+   * prompt length minus the decision's `predictedCachedTokens`. Only those are queued prefill the
+   * snapshot does not show yet; crediting the whole prompt makes a worker that holds a shared prefix
+   * look busy with work it will not do, and pushes the prefix's next requests to workers without it.
+   */
   inFlightTokens: number;
   load?: LoadSnapshot;
 }

@@ -1,17 +1,5 @@
 import type { LoadSnapshot, RoutingCandidate } from '../../src/routing/index.js';
 
-/** Deterministic PRNG (mulberry32) for policies and generated prompts. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` token ids drawn from a 50K vocabulary. */
 export function randomTokens(n: number, random: () => number): number[] {
   return Array.from({ length: n }, () => Math.floor(random() * 50_000));

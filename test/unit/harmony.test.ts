@@ -13,6 +13,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mulberry32 } from '../../bench/rng.js';
 import { loadTokenizer } from '../../native/tokenizer.js';
 import { createDetokenizer } from '../../src/tokenizer/detokenizer.js';
 import { renderHarmonyPrompt, type HarmonyFunctionTool } from '../../src/parsers/harmony/encoder.js';
@@ -563,17 +564,6 @@ for (const v of vectors) {
 
 // ---------------------------------------------------------------------------------------------
 // Property: any chunking of the ids streams to the complete parse
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PROPERTY_OUTPUTS = [
   '<|channel|>analysis<|message|>User wants "quotes" \\"escaped\\" and {braces}.<|end|><|start|>assistant<|channel|>final<|message|>Here: {"a": "b"} — done ✓<|return|>',

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mulberry32 } from '../../bench/rng.js';
 import {
   commonPrefixLength,
   compactJson,
@@ -14,15 +15,6 @@ import {
   tokenAt,
   type JsonValue,
 } from '../../src/parsers/tools/partial-json.js';
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Plain JS view of a parsed value, for deep comparisons. */
 function plain(v: JsonValue | undefined): unknown {

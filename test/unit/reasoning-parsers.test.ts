@@ -17,6 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../bench/rng.js';
 import { MAX_PENDING_CHARS } from '../../src/parsers/reasoning/markers.js';
 import { createReasoningParser, parseReasoningComplete, REASONING_PARSER_NAMES } from '../../src/parsers/reasoning/registry.js';
 import type { ReasoningDelta, ReasoningParser } from '../../src/parsers/types.js';
@@ -53,21 +54,9 @@ function stream(name: string, chunks: readonly string[], marks: Marks = {}): Str
   return { normal: normal + end.normal, reasoning: reasoning + end.reasoning, perChunk, inReasoning: p.inReasoning };
 }
 
-/** Deterministic PRNG (mulberry32) so a failing chunking can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Random cut points; some seeds favour tiny chunks, others larger ones. */
 function randomChunks(text: string, seed: number): string[] {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const maxLen = 1 + Math.floor(rnd() * (seed % 3 === 0 ? 3 : 12));
   const chunks: string[] = [];
   for (let i = 0; i < text.length; ) {
@@ -387,7 +376,7 @@ describe('agreement: streamed concatenation equals the complete parse for random
 describe('robustness and cost', () => {
   it('never throws on random marker soup, in any parser', () => {
     const alphabet = ['<', '|', '>', '/', 'think', 'open', 'close', 'sep', 'message_model', 'content_', 'end_message', '◁', '▷', 'START_THINKING', ' ', 'x', '\n'];
-    const rnd = prng(99);
+    const rnd = mulberry32(99);
     for (let n = 0; n < 60; n++) {
       let text = '';
       for (let k = 0; k < 40; k++) text += alphabet[Math.floor(rnd() * alphabet.length)];

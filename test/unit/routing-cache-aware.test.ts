@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../bench/rng.js';
 import { createPolicy, type RoutingCandidate } from '../../src/routing/index.js';
-import { candidate, fleet, randomTokens, seeded } from '../helpers/routing.js';
+import { candidate, fleet, randomTokens } from '../helpers/routing.js';
 
-const cacheAware = (seed = 1, extra = {}) => createPolicy('cache_aware', { random: seeded(seed), ...extra });
+const cacheAware = (seed = 1, extra = {}) => createPolicy('cache_aware', { random: mulberry32(seed), ...extra });
 
 describe('cache_aware policy', () => {
   it('keeps a growing conversation on the worker that holds it', () => {
-    const random = seeded(3);
+    const random = mulberry32(3);
     const policy = cacheAware();
     const workers = fleet(8);
     const sessions = Array.from({ length: 6 }, () => randomTokens(800, random));
@@ -28,12 +29,12 @@ describe('cache_aware policy', () => {
   });
 
   it('predicts no cached tokens for a prompt it has never seen', () => {
-    const d = cacheAware().select(fleet(3), { tokens: randomTokens(1000, seeded(1)) });
+    const d = cacheAware().select(fleet(3), { tokens: randomTokens(1000, mulberry32(1)) });
     assert.equal(d.predictedCachedTokens, 0);
   });
 
   it('lets load beat a small overlap but not a large one', () => {
-    const random = seeded(5);
+    const random = mulberry32(5);
     const head = randomTokens(1024, random);
     for (const [sharedTokens, expected] of [
       [128, 'idle'],
@@ -47,8 +48,23 @@ describe('cache_aware policy', () => {
     }
   });
 
+  it('keeps a shared prefix on its holder while the holder is busier by less than twice the prefix', () => {
+    const random = mulberry32(11);
+    const system = randomTokens(2048, random);
+    const policy = cacheAware();
+    policy.select([candidate('warm')], { tokens: system });
+    // 2 800 queued tokens outweigh the 2 048-token prefill the holder saves, but not that plus the
+    // 2 048 cached tokens a duplicate on the idle worker would displace.
+    const workers = [candidate('warm', 2, 2800), candidate('cold')];
+    const d = policy.select(workers, { tokens: [...system, ...randomTokens(128, random)] });
+    assert.deepEqual(d, { id: 'warm', predictedCachedTokens: 2048 });
+    const busier = cacheAware();
+    busier.select([candidate('warm')], { tokens: system });
+    assert.equal(busier.select([candidate('warm', 2, 4500), candidate('cold')], { tokens: [...system, ...randomTokens(128, random)] }).id, 'cold');
+  });
+
   it('sends a shared prefix to the least loaded of the workers that hold it', () => {
-    const random = seeded(9);
+    const random = mulberry32(9);
     const policy = cacheAware();
     const system = randomTokens(2048, random);
     for (const id of ['a', 'b', 'c']) policy.select([candidate(id)], { tokens: system });
@@ -59,7 +75,7 @@ describe('cache_aware policy', () => {
   });
 
   it('gives no credit to an overlap at or below --cache-threshold of the prompt', () => {
-    const random = seeded(13);
+    const random = mulberry32(13);
     const head = randomTokens(256, random);
     const policy = cacheAware(1, { cacheThreshold: 0.3 });
     policy.select([candidate('warm')], { tokens: head });
@@ -69,7 +85,7 @@ describe('cache_aware policy', () => {
   });
 
   it('withholds the credit from a worker past both balance thresholds', () => {
-    const random = seeded(17);
+    const random = mulberry32(17);
     const head = randomTokens(4096, random);
     const prompt = [...head, ...randomTokens(64, random)];
     const run = (hotInFlight: number) => {
@@ -83,7 +99,7 @@ describe('cache_aware policy', () => {
 
   it('falls back on the in-flight counters when no worker reports load', () => {
     const policy = cacheAware();
-    const random = seeded(21);
+    const random = mulberry32(21);
     const workers = [candidate('a', 5, 5000), candidate('b', 2, 2000), candidate('c', 7, 7000)];
     assert.equal(policy.select(workers, { tokens: randomTokens(500, random) }).id, 'b');
   });
@@ -94,19 +110,19 @@ describe('cache_aware policy', () => {
       candidate('full', 0, 0, { kvUsedTokens: 98_000, kvCapacityTokens: 100_000 }),
       candidate('roomy', 1, 0, { kvUsedTokens: 20_000, kvCapacityTokens: 100_000, runningRequests: 1 }),
     ];
-    assert.equal(policy.select(workers, { tokens: randomTokens(500, seeded(2)) }).id, 'roomy');
+    assert.equal(policy.select(workers, { tokens: randomTokens(500, mulberry32(2)) }).id, 'roomy');
   });
 
   it('counts queued uncached prefill from the load snapshot', () => {
     const policy = cacheAware();
     const workers = [candidate('queued', 0, 0, { waitingUncachedTokens: 8000 }), candidate('free', 0, 0, { waitingUncachedTokens: 100 })];
-    assert.equal(policy.select(workers, { tokens: randomTokens(500, seeded(2)) }).id, 'free');
+    assert.equal(policy.select(workers, { tokens: randomTokens(500, mulberry32(2)) }).id, 'free');
   });
 
   it('breaks exact ties at random (never a fixed first worker)', () => {
     const policy = cacheAware(4);
     const chosen = new Set<string>();
-    const random = seeded(8);
+    const random = mulberry32(8);
     for (let i = 0; i < 40; i++) chosen.add(policy.select(fleet(4), { tokens: randomTokens(8, random) }).id);
     assert.equal(chosen.size, 4);
   });
@@ -114,7 +130,7 @@ describe('cache_aware policy', () => {
   it('is deterministic for a given RNG', () => {
     const run = () => {
       const policy = cacheAware(42);
-      const random = seeded(1);
+      const random = mulberry32(1);
       return Array.from({ length: 50 }, () => policy.select(fleet(5), { tokens: randomTokens(64, random) }).id).join();
     };
     assert.equal(run(), run());
@@ -123,7 +139,7 @@ describe('cache_aware policy', () => {
   it('bounds each worker share by its reported KV capacity', () => {
     const policy = cacheAware();
     policy.setCapacity('a', 1024);
-    const random = seeded(6);
+    const random = mulberry32(6);
     const first = randomTokens(1024, random);
     policy.select([candidate('a')], { tokens: first });
     policy.select([candidate('a')], { tokens: randomTokens(1024, random) });
@@ -133,7 +149,7 @@ describe('cache_aware policy', () => {
 
   it('forgets a removed worker and can take it back cold', () => {
     const policy = cacheAware();
-    const prompt = randomTokens(1024, seeded(6));
+    const prompt = randomTokens(1024, mulberry32(6));
     policy.select([candidate('a')], { tokens: prompt });
     policy.removeWorker('a');
     const again = policy.select([candidate('b', 1), candidate('a', 2)], { tokens: prompt });

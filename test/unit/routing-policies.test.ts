@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../bench/rng.js';
 import { createPolicy, POLICY_NAMES, selectPair, type RoutingCandidate } from '../../src/routing/index.js';
-import { candidate, fleet, randomTokens, seeded } from '../helpers/routing.js';
+import { CandidateSlots } from '../../src/routing/candidate-index.js';
+import { candidate, fleet, randomTokens } from '../helpers/routing.js';
 
 const tokens = [1, 2, 3];
 const keyOf = (i: number) => `session-${i}`;
@@ -58,7 +60,7 @@ describe('consistent_hash policy', () => {
   });
 
   it('routes a request without a key to the least in-flight worker', () => {
-    const policy = createPolicy('consistent_hash', { random: seeded(1) });
+    const policy = createPolicy('consistent_hash', { random: mulberry32(1) });
     const d = policy.select([candidate('a', 3), candidate('b', 1), candidate('c', 2)], { tokens });
     assert.deepEqual(d, { id: 'b', predictedCachedTokens: 0 });
   });
@@ -81,12 +83,12 @@ describe('cache-blind policies', () => {
   });
 
   it('least_request takes the fewest in-flight requests, then the fewest in-flight tokens', () => {
-    const policy = createPolicy('least_request', { random: seeded(1) });
+    const policy = createPolicy('least_request', { random: mulberry32(1) });
     assert.equal(policy.select([candidate('a', 2), candidate('b', 1, 900), candidate('c', 1, 100)], { tokens }).id, 'c');
   });
 
   it('least_request breaks ties with the RNG', () => {
-    const policy = createPolicy('least_request', { random: seeded(5) });
+    const policy = createPolicy('least_request', { random: mulberry32(5) });
     const seen = new Set(Array.from({ length: 40 }, () => policy.select(fleet(3), { tokens }).id));
     assert.equal(seen.size, 3);
   });
@@ -117,17 +119,17 @@ describe('cache-blind policies', () => {
   });
 
   it('power_of_two never samples the same worker twice', () => {
-    const policy = createPolicy('power_of_two', { random: seeded(3) });
+    const policy = createPolicy('power_of_two', { random: mulberry32(3) });
     // If both samples were the loaded worker it would be chosen; it never is while an idle one exists.
     for (let i = 0; i < 100; i++) assert.equal(policy.select([candidate('loaded', 9), candidate('idle')], { tokens }).id, 'idle');
   });
 
   it('every policy answers with a candidate from any non-empty list', () => {
     for (const name of POLICY_NAMES) {
-      const policy = createPolicy(name, { random: seeded(2) });
+      const policy = createPolicy(name, { random: mulberry32(2) });
       for (let n = 1; n <= 5; n++) {
         const workers = fleet(n);
-        const d = policy.select(workers, { tokens: randomTokens(40, seeded(n)), key: 'k' });
+        const d = policy.select(workers, { tokens: randomTokens(40, mulberry32(n)), key: 'k' });
         assert.ok(workers.some((w) => w.id === d.id), `${name} with ${n}`);
       }
     }
@@ -138,9 +140,9 @@ describe('selectPair', () => {
   const roomy = (id: string, inFlight: number) => candidate(id, inFlight, 0, { kvUsedTokens: 0, kvCapacityTokens: 100_000 });
 
   it('chooses prefill by prefix overlap and decode by load', () => {
-    const prefillPolicy = createPolicy('cache_aware', { random: seeded(1) });
-    const decodePolicy = createPolicy('least_request', { random: seeded(1) });
-    const prompt = randomTokens(2048, seeded(4));
+    const prefillPolicy = createPolicy('cache_aware', { random: mulberry32(1) });
+    const decodePolicy = createPolicy('least_request', { random: mulberry32(1) });
+    const prompt = randomTokens(2048, mulberry32(4));
     prefillPolicy.select([candidate('p1')], { tokens: prompt });
     const pair = selectPair(prefillPolicy, decodePolicy, [candidate('p0'), candidate('p1', 1)], [roomy('d0', 3), roomy('d1', 1)], { tokens: prompt });
     assert.equal(pair.prefill.id, 'p1');
@@ -149,19 +151,41 @@ describe('selectPair', () => {
   });
 
   it('skips decode workers without KV room for the prompt plus max new tokens', () => {
-    const policy = () => createPolicy('least_request', { random: seeded(1) });
+    const policy = () => createPolicy('least_request', { random: mulberry32(1) });
     const decode = [candidate('tight', 0, 0, { kvUsedTokens: 96_000, kvCapacityTokens: 100_000 }), roomy('busy', 6)];
-    const input = { tokens: randomTokens(2000, seeded(2)), maxNewTokens: 4000 };
+    const input = { tokens: randomTokens(2000, mulberry32(2)), maxNewTokens: 4000 };
     assert.equal(selectPair(policy(), policy(), [candidate('p')], decode, input).decode.id, 'busy');
     assert.equal(selectPair(policy(), policy(), [candidate('p')], decode, { ...input, maxNewTokens: 1000 }).decode.id, 'tight');
   });
 
   it('falls back to the decode worker with the most headroom when none has room', () => {
-    const policy = () => createPolicy('least_request', { random: seeded(1) });
+    const policy = () => createPolicy('least_request', { random: mulberry32(1) });
     const decode = [
       candidate('fuller', 0, 0, { kvUsedTokens: 99_000, kvCapacityTokens: 100_000 }),
       candidate('emptier', 9, 0, { kvUsedTokens: 97_000, kvCapacityTokens: 100_000 }),
     ];
-    assert.equal(selectPair(policy(), policy(), [candidate('p')], decode, { tokens: randomTokens(5000, seeded(2)) }).decode.id, 'emptier');
+    assert.equal(selectPair(policy(), policy(), [candidate('p')], decode, { tokens: randomTokens(5000, mulberry32(2)) }).decode.id, 'emptier');
+  });
+});
+
+describe('CandidateSlots', () => {
+  it('maps candidates to slots and back, and follows a changed fleet whether objects or ids change', () => {
+    const resolved: string[] = [];
+    const slots = new CandidateSlots((id) => {
+      resolved.push(id);
+      return id.charCodeAt(0) - 97;
+    });
+    const a = candidate('a');
+    const c = candidate('c');
+    assert.deepEqual([...slots.of([a, c]).subarray(0, 2)], [0, 2]);
+    assert.equal(slots.positionOf(2), 1);
+    assert.equal(slots.positionOf(1), -1, 'b is not a candidate');
+    slots.of([candidate('a'), candidate('c')]);
+    assert.deepEqual(resolved, ['a', 'c'], 'new objects with the same ids reuse the mapping');
+    slots.of([c, candidate('b')]);
+    assert.deepEqual([slots.positionOf(0), slots.positionOf(1), slots.positionOf(2)], [-1, 1, 0]);
+    slots.invalidate();
+    slots.of([c, candidate('b')]);
+    assert.deepEqual(resolved, ['a', 'c', 'c', 'b', 'c', 'b']);
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../bench/rng.js';
 import { TokenRadixTree } from '../../src/routing/index.js';
-import { randomTokens, seeded } from '../helpers/routing.js';
+import { randomTokens } from '../helpers/routing.js';
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 
@@ -141,7 +142,7 @@ describe('TokenRadixTree per-tenant LRU bound', () => {
 
   it('removes nodes that no tenant holds any more', () => {
     const tree = new TokenRadixTree(4, 1e9);
-    const random = seeded(7);
+    const random = mulberry32(7);
     for (let i = 0; i < 50; i++) insertFor(tree, 'a', randomTokens(64, random));
     assert.equal(tree.nodeCount(), 50);
     tree.setCapacity('a', 64 * 10);
@@ -153,7 +154,7 @@ describe('TokenRadixTree per-tenant LRU bound', () => {
 
   it('stays within capacity under a long random workload of shared and private prefixes', () => {
     const tree = new TokenRadixTree(16, 1e9);
-    const random = seeded(11);
+    const random = mulberry32(11);
     const heads = [0, 1, 2, 3].map(() => randomTokens(512, random));
     const ids = ['a', 'b', 'c'];
     for (const id of ids) tree.setCapacity(id, 4096);

@@ -26,6 +26,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../bench/rng.js';
 import { cohereFamily } from '../../src/parsers/tools/cohere.js';
 import { deepseekFamily } from '../../src/parsers/tools/deepseek.js';
 import { deepseek31Family } from '../../src/parsers/tools/deepseek31.js';
@@ -173,15 +174,6 @@ function realisticChunks(text: string): string[] {
     i += n;
   }
   return chunks;
-}
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Random chunk sizes, mostly small (markers and escapes get split everywhere), sometimes larger. */
