@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouterConfig } from './config/router-config.js';
 import { RouterMetrics } from './metrics/router-metrics.js';
+import { watchFleet } from './metrics/worker-metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/server.js';
 import type { PipelineContext } from './pipeline/context.js';
 import { retryConfigFromFlags, RetryPolicy } from './pipeline/retry-policy.js';
 import { applyWorkerInfo, loadServedModel, type ServedModel } from './pipeline/served-model.js';
 import { buildApp } from './server/app.js';
-import { WorkerFleet, type BreakerChange, type StateChange } from './workers/fleet.js';
+import { WorkerFleet, type BreakerChange, type StateChange, type WorkerRejection } from './workers/fleet.js';
 
 export interface RunningRouter {
   app: FastifyInstance;
@@ -48,6 +49,7 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
   try {
     model = await loadServedModel(config, fleet);
     const metrics = new RouterMetrics(config.prometheusDurationBuckets);
+    watchFleet(metrics.registry, fleet);
     const ctx: PipelineContext = {
       model,
       fleet,
@@ -59,6 +61,7 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
       logLevel: config.logLevel,
       maxPayloadSize: config.maxPayloadSize,
       requestIdHeaders: config.requestIdHeaders,
+      workerAdmissionWaitMs: config.healthCheckTimeoutSecs * 1000,
       auth: { apiKey: config.apiKey, adminApiKey: config.adminApiKey },
       ...(config.maxConcurrentRequests > 0
         ? {
@@ -82,6 +85,7 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
           .catch(() => undefined);
       } else app.log.warn({ worker: c.id, from: c.from, to: c.to, reason: c.reason }, 'worker left rotation');
     });
+    fleet.on('rejected', (r: WorkerRejection) => app.log.error({ worker: r.url, reason: r.reason }, 'worker rejected and removed'));
     fleet.on('breaker', (c: BreakerChange) => app.log.warn({ worker: c.id, from: c.from, to: c.to }, 'circuit breaker changed'));
     fleet.start();
     if (!config.disablePrometheus) metricsServer = await startMetricsServer(metrics.registry, config.prometheusHost, config.prometheusPort);

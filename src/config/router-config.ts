@@ -93,7 +93,7 @@ export const ROUTER_FLAGS: readonly FlagSpec[] = [
   // probes only catch hung workers and bring recovered ones back. 5 s × 2 failures isolates a hung
   // worker in ~10 s, where the reference's 60 s × 3 takes three minutes.
   { name: 'health-check-interval-secs', kind: 'number', default: 5, min: 0.05, help: 'How often workers are probed with HealthCheck' },
-  { name: 'health-check-timeout-secs', kind: 'number', default: 3, min: 0.05, help: 'Timeout of one HealthCheck probe' },
+  { name: 'health-check-timeout-secs', kind: 'number', default: 3, min: 0.05, help: 'Timeout of one HealthCheck probe; also how long POST /workers waits for a new worker\'s GetModelInfo' },
   { name: 'health-failure-threshold', kind: 'int', default: 2, min: 1, max: 1000, help: 'Consecutive failed probes that take a ready worker out of rotation' },
   { name: 'health-success-threshold', kind: 'int', default: 2, min: 1, max: 1000, help: 'Consecutive passed probes that bring an unready worker back (a new worker needs one)' },
   // Breakers see requests the worker answered with an error; 5 in a row is a pattern, not noise,

@@ -77,6 +77,11 @@ abstract class LabelledFamily<C> implements Family {
     return s.child;
   }
 
+  /** Drops the series for these label values (a worker that left); true if it existed. */
+  remove(...values: string[]): boolean {
+    return this.series.delete(values.length === 1 ? values[0]! : values.join(KEY_SEP));
+  }
+
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`);
     for (const s of this.series.values()) this.renderSeries(out, s.labels, s.child);

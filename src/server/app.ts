@@ -16,11 +16,12 @@ import {
   validateTokenizeRequest,
 } from '../protocol/validate.js';
 import { parseJsonKeepingFloats } from '../tokenizer/jinja-compat.js';
+import { registerAdminRoutes, type AdminRouteOptions } from './admin-routes.js';
 import { toApiError } from './errors.js';
 import { installGuards, type GuardOptions } from './guards.js';
 import { SseWriter } from './sse.js';
 
-export interface AppOptions extends GuardOptions {
+export interface AppOptions extends GuardOptions, AdminRouteOptions {
   logLevel: string;
   maxPayloadSize: number;
   requestIdHeaders: readonly string[];
@@ -57,6 +58,8 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     forceCloseConnections: true,
     return503OnClosing: true,
     genReqId: (req) => requestIdOf(req.headers, opts.requestIdHeaders),
+    // Route schemas are strict: a wrong type or an unknown field is a 400, never coerced or dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
   const metrics = ctx.metrics;
 
@@ -170,6 +173,8 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     if (bad !== -1) throw new ApiError(400, `token id ${req.tokens[bad]} is outside the vocabulary (size ${vocab})`, { param: `tokens[${bad}]`, code: 'invalid_value' });
     return { text: ctx.model.tokenizer.decode(req.tokens, req.skip_special_tokens) };
   });
+
+  registerAdminRoutes(app, ctx, opts);
 
   app.post('/parse/reasoning', async (request) => parseReasoningOffline(request.body));
   app.post('/parse/function_call', async (request) => parseFunctionCallOffline(request.body));

@@ -1,11 +1,23 @@
 import type { FastifyError } from 'fastify';
 import { ApiError } from '../errors.js';
 
+/** The field a route-schema failure is about: the offending property, else its path. */
+function validationParam(fe: Partial<FastifyError>): string | null {
+  const v = fe.validation?.[0];
+  if (!v) return null;
+  const params = v.params as { missingProperty?: string; additionalProperty?: string };
+  const name = params.missingProperty ?? params.additionalProperty;
+  const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  return name ?? (path === '' ? null : path);
+}
+
 /** Maps anything thrown inside a route to the OpenAI error envelope and status. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   const fe = err as Partial<FastifyError> & { statusCode?: number };
   switch (fe.code) {
+    case 'FST_ERR_VALIDATION':
+      return new ApiError(400, fe.message ?? 'invalid request', { param: validationParam(fe), code: 'invalid_value' });
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new ApiError(400, `The request body is not valid JSON: ${fe.message ?? ''}`.trim(), { code: 'json_parse_error' });

@@ -170,6 +170,22 @@ export class SimEngine {
     };
   }
 
+  /** Nothing waiting, running or awaiting delivery. */
+  get idle(): boolean {
+    return this.waiting.length === 0 && this.running.length === 0 && !this.busy;
+  }
+
+  /**
+   * Empties the prefix cache and resets the cache-hit rate, as SGLang's scheduler flush_cache does;
+   * like it, refuses (returns false) unless the engine is idle.
+   */
+  flush(): boolean {
+    if (!this.idle) return false;
+    this.cache.clear();
+    this.cacheHitRate = 0;
+    return true;
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.immediate) clearImmediate(this.immediate);

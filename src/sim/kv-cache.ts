@@ -115,6 +115,12 @@ export class PrefixCache {
     }
   }
 
+  /** Drops every block; only valid when nothing pins one (the engine is idle). */
+  clear(): void {
+    this.refs.clear();
+    this.idle.clear();
+  }
+
   /** Drops up to `count` unpinned blocks, oldest first; returns how many went. */
   evict(count: number): number {
     let evicted = 0;

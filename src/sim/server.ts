@@ -3,12 +3,14 @@ import { EventEmitter } from 'node:events';
 import { Server, ServerCredentials, status as GrpcStatus, type Metadata, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import {
   AbortResponse,
+  FlushCacheResponse,
   GetLoadsResponse,
   GetModelInfoResponse,
   GetServerInfoResponse,
   HealthCheckResponse,
   SglangSchedulerService,
   type AbortRequest,
+  type FlushCacheRequest,
   type GenerateRequest,
   type GenerateResponse,
   type GetLoadsRequest,
@@ -72,7 +74,7 @@ export interface SimWorker {
   readonly port: number;
   /** grpc://host:port */
   readonly url: string;
-  /** 'request' (GenerateRequest, with its data_parallel_rank), 'cancelled' (requestId), 'abort' (requestId), 'finished' (requestId, reason, index). */
+  /** 'request' (GenerateRequest, with its data_parallel_rank), 'cancelled' (requestId), 'abort' (requestId), 'finished' (requestId, reason, index), 'flushed'. */
   readonly events: EventEmitter;
   stats(): SimWorkerStats;
   setHealthy(healthy: boolean): void;
@@ -86,6 +88,8 @@ interface ServiceErrorLike {
   details: string;
 }
 const CLOSE_GRACE_MS = 200;
+/** How often a FlushCache with a timeout looks again whether the engines went idle. */
+const FLUSH_POLL_MS = 5;
 /** A sub-request id as the servicer names them: `{rid}-{i}` per choice, `{rid}-prefix` for the warm-up. */
 const SUB_REQUEST = /^(.*)-(\d+|prefix)$/;
 
@@ -185,6 +189,20 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
             }
           : undefined,
     };
+  };
+
+  /** Waits up to `timeoutS` for every rank to go idle, then flushes them all (or none). */
+  const flushAll = async (timeoutS: number): Promise<FlushCacheResponse> => {
+    const deadline = Date.now() + Math.max(0, timeoutS) * 1000;
+    while (!engines.every((e) => e.idle) && Date.now() < deadline) await new Promise((r) => setTimeout(r, FLUSH_POLL_MS));
+    if (!engines.every((e) => e.idle)) {
+      const running = engines.reduce((n, e) => n + e.runningCount, 0);
+      const waiting = engines.reduce((n, e) => n + e.waitingCount, 0);
+      return { success: false, message: `Cache not flushed because there are pending requests. #queue-req: ${waiting}, #running-req: ${running}` };
+    }
+    for (const e of engines) e.flush();
+    events.emit('flushed');
+    return { success: true, message: 'Cache flushed successfully' };
   };
 
   const expectedAuth = opts.apiKey === undefined ? undefined : `Bearer ${opts.apiKey}`;
@@ -300,6 +318,11 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
           maxTotalNumTokens: kvCapacityTokens,
         }),
       );
+    },
+    flushCache(call, callback: sendUnaryData<FlushCacheResponse>) {
+      if (deny(call, callback)) return;
+      const req: FlushCacheRequest = call.request;
+      void flushAll(req.timeoutS).then((res) => callback(null, FlushCacheResponse.fromPartial(res)));
     },
     getLoads(call, callback: sendUnaryData<GetLoadsResponse>) {
       if (deny(call, callback)) return;

@@ -24,6 +24,26 @@ export interface AddWorkerOptions {
   role?: WorkerRole;
   /** The prefill server's KV bootstrap port (PD disaggregation). */
   bootstrapPort?: number;
+  /**
+   * Runs on each probe until it has passed, after the health check and before the server may
+   * become ready, so a worker is never routable before it was admitted. Resolves with null to
+   * admit, or with the reason to reject: the server is then removed and 'rejected' emitted. A
+   * throw counts as a failed probe and is tried again on the next one.
+   */
+  admit?: (client: WorkerClient) => Promise<string | null>;
+}
+
+/** A server that failed its admission check and was removed. */
+export interface WorkerRejection {
+  url: string;
+  reason: string;
+}
+
+/** How one server answered FlushCache. */
+export interface FlushOutcome {
+  url: string;
+  /** Why it did not flush; absent when it did. */
+  error?: string;
 }
 
 /** One request's hold on an entry: dispatched when taken, finished exactly once. */
@@ -53,7 +73,21 @@ export interface WorkerView {
   routable: boolean;
   in_flight: number;
   has_api_key: boolean;
-  load: LoadSnapshot | null;
+  load: WorkerLoadView | null;
+}
+
+/** The last GetLoads snapshot of an entry, as the admin API shows it. */
+export interface WorkerLoadView {
+  running_requests: number;
+  waiting_requests: number;
+  kv_used_tokens: number;
+  kv_capacity_tokens: number;
+  /** kv_used_tokens / kv_capacity_tokens, 0 when the capacity is unknown. */
+  kv_usage: number;
+  waiting_uncached_tokens: number;
+  gen_throughput: number;
+  /** How old the snapshot is. */
+  age_ms: number;
 }
 
 export interface StateChange {
@@ -75,7 +109,9 @@ export interface BreakerChange {
  * The worker registry: servers and their routable entries, health probes, passive detection,
  * per-entry circuit breakers and the load monitor. Emits 'state' (StateChange) on health changes,
  * 'breaker' (BreakerChange) on breaker changes, 'added' (WorkerEntry[]) once a server's entries
- * exist and 'removed' (WorkerEntry[]).
+ * exist, 'removed' (WorkerEntry[]), 'rejected' (WorkerRejection) when a server failed its admission
+ * check, and 'flushed' (WorkerEntry[]) once a server confirmed FlushCache: its KV cache is empty, so
+ * listeners that predict cache contents (the routing policies' removeWorker(id)) forget its share.
  * Routable = health ready, not disabled, not dead, breaker closed (or half-open with its trial slot free).
  */
 export class WorkerFleet extends EventEmitter {
@@ -103,6 +139,7 @@ export class WorkerFleet extends EventEmitter {
     const server = new WorkerServer(url, client, opts.role ?? 'regular', opts.bootstrapPort, opts.apiKey !== undefined, this.opts.health, (s, from, to, reason) =>
       this.onHealth(s, from, to, reason),
     );
+    server.admit = opts.admit;
     this.servers.set(url, server);
     client.watchConnection(() => void this.probe(server));
     const done = this.opts.dpAware
@@ -112,7 +149,16 @@ export class WorkerFleet extends EventEmitter {
     return done;
   }
 
-  /** Removes a server with all its ranks (`id` is its URL or any of its entry ids); returns the entries removed. */
+  /** Whether a server with this URL is registered (its ranks may not be known yet). */
+  has(url: string): boolean {
+    return this.servers.has(url);
+  }
+
+  /**
+   * Removes a server with all its ranks (`id` is its URL or any of its entry ids); returns the
+   * entries removed. Nothing new is routed to it from now on; calls already started run to their
+   * end, since closing a gRPC channel only fails calls that have not started.
+   */
   remove(id: string): WorkerEntry[] {
     const server = this.servers.get(id) ?? this.byId.get(id)?.server;
     if (!server) throw notFound(id);
@@ -243,8 +289,28 @@ export class WorkerFleet extends EventEmitter {
       routable: this.isRoutable(e, now),
       in_flight: e.inFlight,
       has_api_key: e.server.hasApiKey,
-      load: e.load ?? null,
+      load: e.load ? loadView(e.load, now) : null,
     };
+  }
+
+  /**
+   * Sends FlushCache to every server not quarantined (dead), one outcome each; emits 'flushed'
+   * with the entries of the servers that flushed.
+   */
+  async flushCaches(timeoutS: number): Promise<FlushOutcome[]> {
+    const targets = [...this.servers.values()].filter((s) => !s.quarantined);
+    return Promise.all(
+      targets.map(async (s): Promise<FlushOutcome> => {
+        try {
+          const res = await s.client.flushCache(timeoutS);
+          if (!res.success) return { url: s.url, error: res.message || 'the worker did not flush its cache' };
+          if (!s.removed) this.emit('flushed', s.entries);
+          return { url: s.url };
+        } catch (err) {
+          return { url: s.url, error: (err as Error).message };
+        }
+      }),
+    );
   }
 
   /** Starts the probe and load loops (probing every server now). */
@@ -301,6 +367,11 @@ export class WorkerFleet extends EventEmitter {
       const res = await s.client.healthCheck(this.opts.health.timeoutMs);
       if (!res.healthy) throw new Error(res.message || 'worker reports unhealthy');
       if (s.dpSize === undefined) this.discovered(s, await s.client.getServerInfo(this.opts.health.timeoutMs));
+      if (s.admit && !s.removed) {
+        const rejected = await s.admit(s.client);
+        if (rejected !== null) return this.reject(s, rejected);
+        s.admit = undefined;
+      }
       if (!s.removed) s.health.probeSucceeded();
     } catch (err) {
       if (s.removed) return;
@@ -310,6 +381,12 @@ export class WorkerFleet extends EventEmitter {
     } finally {
       s.probing = false;
     }
+  }
+
+  private reject(s: WorkerServer, reason: string): void {
+    if (s.removed) return;
+    this.remove(s.url);
+    this.emit('rejected', { url: s.url, reason } satisfies WorkerRejection);
   }
 
   private discovered(s: WorkerServer, info: Parameters<WorkerServer['discover']>[0]): void {
@@ -346,6 +423,19 @@ export class WorkerFleet extends EventEmitter {
   private onHealth(s: WorkerServer, from: HealthState, to: HealthState, reason: string): void {
     for (const e of s.entries) this.emit('state', { id: e.id, url: s.url, from, to, reason } satisfies StateChange);
   }
+}
+
+function loadView(l: LoadSnapshot, now: number): WorkerLoadView {
+  return {
+    running_requests: l.runningRequests,
+    waiting_requests: l.waitingRequests,
+    kv_used_tokens: l.kvUsedTokens,
+    kv_capacity_tokens: l.kvCapacityTokens,
+    kv_usage: l.kvCapacityTokens > 0 ? l.kvUsedTokens / l.kvCapacityTokens : 0,
+    waiting_uncached_tokens: l.waitingUncachedTokens,
+    gen_throughput: l.genThroughput,
+    age_ms: Math.max(0, now - l.at),
+  };
 }
 
 function notFound(id: string): ApiError {

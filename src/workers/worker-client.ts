@@ -1,12 +1,14 @@
 import { connectivityState, credentials, Metadata, type ChannelOptions, type ClientReadableStream } from '@grpc/grpc-js';
 import {
   AbortRequest,
+  FlushCacheRequest,
   GenerateRequest,
   GetLoadsRequest,
   GetModelInfoRequest,
   GetServerInfoRequest,
   HealthCheckRequest,
   SglangSchedulerClient,
+  type FlushCacheResponse,
   type GenerateResponse,
   type GetLoadsResponse,
   type GetModelInfoResponse,
@@ -167,7 +169,16 @@ export class WorkerClient {
     return this.unary('getLoads', GetLoadsRequest.fromPartial({ include: ['core', 'disagg', 'queues', 'memory'] }), timeoutMs);
   }
 
-  private unary<Req, Res>(method: 'abort' | 'healthCheck' | 'getModelInfo' | 'getServerInfo' | 'getLoads', req: Req, timeoutMs: number): Promise<Res> {
+  /**
+   * Asks the scheduler to drop its prefix (radix) cache; `timeoutS` is how long it may wait for
+   * running requests to finish first (SGLang refuses to flush while any run). The deadline leaves
+   * the reference's 45 s on top for the flush itself.
+   */
+  flushCache(timeoutS: number): Promise<FlushCacheResponse> {
+    return this.unary('flushCache', FlushCacheRequest.fromPartial({ timeoutS }), timeoutS * 1000 + 45_000);
+  }
+
+  private unary<Req, Res>(method: 'abort' | 'healthCheck' | 'getModelInfo' | 'getServerInfo' | 'getLoads' | 'flushCache', req: Req, timeoutMs: number): Promise<Res> {
     const client = this.channels[0]!.client as unknown as Record<
       string,
       (r: Req, md: Metadata, o: { deadline: number }, cb: (e: Error | null, res: Res) => void) => void

@@ -18,6 +18,8 @@ export class WorkerServer {
   probing = false;
   loading = false;
   removed = false;
+  /** The admission check still to pass before the first successful probe (see AddWorkerOptions.admit). */
+  admit: ((client: WorkerClient) => Promise<string | null>) | undefined;
   readonly health: HealthTracker;
 
   constructor(

@@ -58,6 +58,18 @@ describe('Prometheus registry', () => {
     assert.match(r.expose(), /^demo_depth 7$/m);
   });
 
+  it('drops a removed series from the exposition', () => {
+    const r = new Registry();
+    const g = r.gauge('demo_load', 'Load', ['worker']);
+    g.labels('a').set(1);
+    g.labels('b').set(2);
+    assert.equal(g.remove('a'), true);
+    assert.equal(g.remove('a'), false);
+    const text = r.expose();
+    assert.doesNotMatch(text, /worker="a"/);
+    assert.match(text, /^demo_load\{worker="b"\} 2$/m);
+  });
+
   it('rejects bad names, duplicate families, wrong label counts and unordered buckets', () => {
     const r = new Registry();
     assert.throws(() => r.counter('bad-name', 'x'));

@@ -280,6 +280,19 @@ export interface GetServerInfoResponse {
   maxTotalNumTokens: number;
 }
 
+/**
+ * The servicer declares these two in smg.grpc.common; message package names never reach the
+ * wire (only the RPC path does), so they live here and stay wire-compatible.
+ */
+export interface FlushCacheRequest {
+  timeoutS: number;
+}
+
+export interface FlushCacheResponse {
+  success: boolean;
+  message: string;
+}
+
 export interface GetLoadsRequest {
   dpRank?: number | undefined;
   include: string[];
@@ -5230,6 +5243,164 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
   },
 };
 
+function createBaseFlushCacheRequest(): FlushCacheRequest {
+  return { timeoutS: 0 };
+}
+
+export const FlushCacheRequest: MessageFns<FlushCacheRequest> = {
+  encode(message: FlushCacheRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.timeoutS !== 0) {
+      writer.uint32(13).float(message.timeoutS);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlushCacheRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlushCacheRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 13) {
+              break;
+            }
+
+            message.timeoutS = reader.float();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FlushCacheRequest {
+    return {
+      timeoutS: isSet(object.timeoutS)
+        ? globalThis.Number(object.timeoutS)
+        : isSet(object.timeout_s)
+        ? globalThis.Number(object.timeout_s)
+        : 0,
+    };
+  },
+
+  toJSON(message: FlushCacheRequest): unknown {
+    const obj: any = {};
+    if (message.timeoutS !== 0) {
+      obj.timeoutS = floatToJson(message.timeoutS);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlushCacheRequest>, I>>(base?: I): FlushCacheRequest {
+    return FlushCacheRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlushCacheRequest>, I>>(object: I): FlushCacheRequest {
+    const message = createBaseFlushCacheRequest();
+    message.timeoutS = object.timeoutS ?? 0;
+    return message;
+  },
+};
+
+function createBaseFlushCacheResponse(): FlushCacheResponse {
+  return { success: false, message: "" };
+}
+
+export const FlushCacheResponse: MessageFns<FlushCacheResponse> = {
+  encode(message: FlushCacheResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.success !== false) {
+      writer.uint32(8).bool(message.success);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlushCacheResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlushCacheResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.success = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FlushCacheResponse {
+    return {
+      success: isSet(object.success) ? globalThis.Boolean(object.success) : false,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: FlushCacheResponse): unknown {
+    const obj: any = {};
+    if (message.success !== false) {
+      obj.success = message.success;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlushCacheResponse>, I>>(base?: I): FlushCacheResponse {
+    return FlushCacheResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlushCacheResponse>, I>>(object: I): FlushCacheResponse {
+    const message = createBaseFlushCacheResponse();
+    message.success = object.success ?? false;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
 function createBaseGetLoadsRequest(): GetLoadsRequest {
   return { dpRank: undefined, include: [] };
 }
@@ -6772,6 +6943,15 @@ export const SglangSchedulerService = {
     responseSerialize: (value: GetLoadsResponse): Buffer => Buffer.from(GetLoadsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetLoadsResponse => GetLoadsResponse.decode(value),
   },
+  flushCache: {
+    path: "/sglang.grpc.scheduler.SglangScheduler/FlushCache" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FlushCacheRequest): Buffer => Buffer.from(FlushCacheRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FlushCacheRequest => FlushCacheRequest.decode(value),
+    responseSerialize: (value: FlushCacheResponse): Buffer => Buffer.from(FlushCacheResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FlushCacheResponse => FlushCacheResponse.decode(value),
+  },
 } as const;
 
 export interface SglangSchedulerServer extends UntypedServiceImplementation {
@@ -6782,6 +6962,7 @@ export interface SglangSchedulerServer extends UntypedServiceImplementation {
   getModelInfo: handleUnaryCall<GetModelInfoRequest, GetModelInfoResponse>;
   getServerInfo: handleUnaryCall<GetServerInfoRequest, GetServerInfoResponse>;
   getLoads: handleUnaryCall<GetLoadsRequest, GetLoadsResponse>;
+  flushCache: handleUnaryCall<FlushCacheRequest, FlushCacheResponse>;
 }
 
 export interface SglangSchedulerClient extends Client {
@@ -6880,6 +7061,21 @@ export interface SglangSchedulerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetLoadsResponse) => void,
+  ): ClientUnaryCall;
+  flushCache(
+    request: FlushCacheRequest,
+    callback: (error: ServiceError | null, response: FlushCacheResponse) => void,
+  ): ClientUnaryCall;
+  flushCache(
+    request: FlushCacheRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FlushCacheResponse) => void,
+  ): ClientUnaryCall;
+  flushCache(
+    request: FlushCacheRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FlushCacheResponse) => void,
   ): ClientUnaryCall;
 }
 
