@@ -193,15 +193,21 @@ export class WorkerFleet extends EventEmitter {
     entry.breaker.dispatched(this.now());
   }
 
-  /** dispatched() now, finished() once when the lease is finished. */
+  /**
+   * dispatched() now, finished() once when the lease is finished. A finished request is no longer
+   * queued for prefill, so its tokens leave inFlightTokens too — unless a load snapshot taken since
+   * has already reset the count (and would now be undercounted).
+   */
   lease(entry: WorkerEntry, promptTokens: number): WorkerLease {
     this.dispatched(entry, promptTokens);
+    const snapshotAt = entry.load?.at;
     let open = true;
     return {
       entry,
       finish: (outcome, reason) => {
         if (!open) return;
         open = false;
+        if (entry.load?.at === snapshotAt) entry.inFlightTokens = Math.max(0, entry.inFlightTokens - promptTokens);
         this.finished(entry, outcome, reason);
       },
     };
