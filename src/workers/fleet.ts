@@ -83,7 +83,6 @@ export class WorkerFleet extends EventEmitter {
   private entries: WorkerEntry[] = [];
   private readonly byId = new Map<string, WorkerEntry>();
   private readonly expansions = new Map<WorkerServer, Array<{ resolve(e: WorkerEntry[]): void; reject(err: Error): void }>>();
-  private next = 0;
   private started = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly now: () => number;
@@ -151,20 +150,6 @@ export class WorkerFleet extends EventEmitter {
 
   candidates(entries: readonly WorkerEntry[]): RoutingCandidate[] {
     return entries.map((e) => (e.load ? { id: e.id, inFlight: e.inFlight, inFlightTokens: e.inFlightTokens, load: e.load } : { id: e.id, inFlight: e.inFlight, inFlightTokens: e.inFlightTokens }));
-  }
-
-  /** Round-robin over routable entries of `role`; 503 when there is none. */
-  pick(role: WorkerRole = 'regular'): WorkerEntry {
-    const n = this.entries.length;
-    const now = this.now();
-    for (let i = 0; i < n; i++) {
-      const e = this.entries[(this.next + i) % n]!;
-      if (e.role === role && this.isRoutable(e, now)) {
-        this.next = (this.next + i + 1) % n;
-        return e;
-      }
-    }
-    throw new ApiError(503, 'All workers are unavailable (unhealthy, disabled or circuit breaker open); retry later', { code: 'no_available_workers' });
   }
 
   /** Validates every flag first, then applies them together; returns the entry's new view. */
