@@ -1,0 +1,238 @@
+/**
+ * Dispatch: which worker serves each attempt of a request, and whether a failed attempt is tried
+ * again. The Dispatcher lives as long as the router: it holds one routing policy per (served model,
+ * worker role), kept in step with the fleet (workers leaving, KV capacities learned). Each request
+ * gets a RequestDispatch from `begin()`; its Generation asks it for an Attempt, and after a failure
+ * before the worker sent anything, for the wait before the next one.
+ *
+ * The hook for prefill/decode disaggregation: an Attempt is "a leased worker that can run the
+ * request", and Generation knows nothing more of it. A PD pair is another Attempt (its `call()`
+ * runs the pair, `finish()` finishes both leases) returned by `next()` when the model is served
+ * by prefill and decode workers; the retry loop, headers and metrics stay as they are.
+ */
+import { ApiError } from '../errors.js';
+import type { GenerateRequest } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
+import type { RoutingMetrics } from '../metrics/routing-metrics.js';
+import { createPolicy, type PolicyName, type PolicyOptions, type RouteInput, type RoutingPolicy } from '../routing/index.js';
+import type { StateChange, WorkerEntry, WorkerFleet, WorkerLease, WorkerRole } from '../workers/fleet.js';
+import type { WorkerOutcome } from '../workers/grpc-errors.js';
+import type { GenerateCall, GenerateCallOptions, GenerateHandler } from '../workers/worker-client.js';
+import type { RequestLog } from './context.js';
+import { isRetryable, type RetryPolicy } from './retry-policy.js';
+
+/** One try at serving a request, on a worker leased for it. */
+export interface Attempt {
+  /** 1 for the first try. */
+  readonly number: number;
+  /** Who serves it, as the x-switchyard-worker header names it (a worker id). */
+  readonly worker: string;
+  /** Sends the request; `handler` gets the worker's messages, then exactly one end. */
+  call(request: GenerateRequest, handler: GenerateHandler, opts: GenerateCallOptions): GenerateCall;
+  /** Asks the engine to drop the request (fire and forget). */
+  abort(requestId: string, reason: string): void;
+  /** Reports how the attempt ended to the fleet (health, circuit breaker); calls after the first are ignored. */
+  finish(outcome: WorkerOutcome, reason?: string): void;
+}
+
+/** How a request ended, as far as its dispatch is concerned. */
+export type DispatchResult = 'ok' | 'failed' | 'cancelled';
+
+/** One request's dispatch across its attempts. */
+export interface RequestDispatch {
+  /**
+   * Chooses and leases the worker of the next attempt, avoiding the workers already tried while
+   * another one is routable. Throws ApiError 503 `no_available_workers` when none is routable.
+   */
+  next(): Attempt;
+  /**
+   * The wait in ms before another attempt, after `err` ended the current one before its worker sent
+   * anything (so nothing reached the client); undefined to give up with `err`.
+   */
+  retryDelay(err: ApiError, remainingMs: number): number | undefined;
+  /** The request is over; `reportedCachedTokens` is the serving worker's count when it was served. */
+  ended(result: DispatchResult, reportedCachedTokens?: number): void;
+}
+
+export interface DispatchRequest {
+  /** The served model's id: policies are per model. */
+  model: string;
+  /** Route template, the metrics label of retries. */
+  route: string;
+  input: RouteInput;
+  log?: RequestLog | undefined;
+}
+
+export interface DispatcherOptions {
+  policy: PolicyName;
+  policyOptions: Partial<PolicyOptions>;
+  retry: RetryPolicy;
+  metrics: RoutingMetrics;
+}
+
+export class Dispatcher {
+  private readonly policies = new Map<string, RoutingPolicy>();
+
+  constructor(
+    private readonly fleet: WorkerFleet,
+    private readonly opts: DispatcherOptions,
+  ) {
+    fleet.on('removed', (entries: readonly WorkerEntry[]) => this.forget(entries));
+    // An emptied KV cache holds none of the prefixes the policies credit it with; its capacity is unchanged.
+    fleet.on('flushed', (entries: readonly WorkerEntry[]) => {
+      this.forget(entries);
+      this.learnCapacities(entries);
+    });
+    fleet.on('added', (entries: readonly WorkerEntry[]) => this.learnCapacities(entries));
+    // GetServerInfo (read by the probe that makes a worker ready) tells the KV pool size.
+    fleet.on('state', (c: StateChange) => {
+      const e = c.to === 'ready' ? fleet.get(c.id) : undefined;
+      if (e) this.learnCapacities([e]);
+    });
+  }
+
+  private forget(entries: readonly WorkerEntry[]): void {
+    for (const p of this.policies.values()) for (const e of entries) p.removeWorker(e.id);
+  }
+
+  get policyName(): PolicyName {
+    return this.opts.policy;
+  }
+
+  /** The policy instance for one model's workers of one role, created on first use. */
+  policy(model: string, role: WorkerRole): RoutingPolicy {
+    const key = `${model}\u0000${role}`;
+    let p = this.policies.get(key);
+    if (!p) {
+      p = createPolicy(this.opts.policy, this.opts.policyOptions);
+      this.policies.set(key, p);
+      for (const e of this.fleet.list()) if (e.role === role) setCapacity(p, e);
+    }
+    return p;
+  }
+
+  begin(req: DispatchRequest): RequestDispatch {
+    return new SingleWorkerDispatch(this, req);
+  }
+
+  /** Picks a worker of `role` with the model's policy and leases it with the prompt tokens it is not expected to have cached. */
+  lease(req: DispatchRequest, role: WorkerRole, tried: ReadonlySet<string>, attempt: number): { lease: WorkerLease; predictedCachedTokens: number } {
+    let entries = this.fleet.routable(role);
+    if (entries.length === 0) throw noAvailableWorkers();
+    if (tried.size > 0 && entries.length > 1) {
+      const fresh = entries.filter((e) => !tried.has(e.id));
+      if (fresh.length > 0) entries = fresh;
+    }
+    const policy = this.policy(req.model, role);
+    const decision = policy.select(this.fleet.candidates(entries), req.input);
+    const entry = entries.find((e) => e.id === decision.id);
+    if (!entry) throw new ApiError(500, `routing policy ${policy.name} chose '${decision.id}', which was not a candidate`, { code: 'routing_error' });
+    const promptTokens = req.input.tokens.length;
+    const predicted = Math.min(decision.predictedCachedTokens, promptTokens);
+    this.opts.metrics.decision(policy.name, entry.id);
+    req.log?.debug({ worker: entry.id, policy: policy.name, attempt, promptTokens, predictedCachedTokens: predicted }, 'routed');
+    // Only the uncached part is new prefill work: crediting the whole prompt would push a shared prefix onto other workers.
+    return { lease: this.fleet.lease(entry, promptTokens - predicted), predictedCachedTokens: predicted };
+  }
+
+  get retry(): RetryPolicy {
+    return this.opts.retry;
+  }
+
+  get metrics(): RoutingMetrics {
+    return this.opts.metrics;
+  }
+
+  private learnCapacities(entries: readonly WorkerEntry[]): void {
+    for (const e of entries) for (const p of this.policies.values()) setCapacity(p, e);
+  }
+}
+
+function setCapacity(policy: RoutingPolicy, e: WorkerEntry): void {
+  const capacity = e.load?.kvCapacityTokens || e.server.kvCapacityTokens;
+  if (capacity > 0) policy.setCapacity(e.id, capacity);
+}
+
+export function noAvailableWorkers(): ApiError {
+  return new ApiError(503, 'All workers are unavailable (unhealthy, disabled or circuit breaker open); retry later', { code: 'no_available_workers' });
+}
+
+/** A regular (not disaggregated) request: every attempt is one worker. */
+class SingleWorkerDispatch implements RequestDispatch {
+  private readonly tried = new Set<string>();
+  private attempts = 0;
+  private predicted = 0;
+  private worker = '';
+  private retryPending = false;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly req: DispatchRequest,
+  ) {}
+
+  next(): Attempt {
+    const number = ++this.attempts;
+    this.retryPending = false;
+    const { lease, predictedCachedTokens } = this.dispatcher.lease(this.req, 'regular', this.tried, number);
+    this.tried.add(lease.entry.id);
+    this.predicted = predictedCachedTokens;
+    this.worker = lease.entry.id;
+    return new WorkerAttempt(number, lease);
+  }
+
+  retryDelay(err: ApiError, remainingMs: number): number | undefined {
+    const delay = this.dispatcher.retry.nextDelayMs(err, this.attempts, remainingMs);
+    if (delay === undefined) {
+      if (isRetryable(err) && this.attempts > 0) this.dispatcher.metrics.retriesExhausted(this.req.route);
+      return undefined;
+    }
+    this.retryPending = true;
+    this.dispatcher.metrics.retryWaited(delay);
+    return delay;
+  }
+
+  ended(result: DispatchResult, reportedCachedTokens?: number): void {
+    const m = this.dispatcher.metrics;
+    if (this.retryPending) m.retry(this.req.route, 'cancelled');
+    else if (this.attempts > 1) m.retry(this.req.route, result === 'ok' ? 'success' : result === 'failed' ? 'failure' : 'cancelled');
+    if (result === 'ok' && reportedCachedTokens !== undefined) m.cachedTokens(this.worker, this.predicted, reportedCachedTokens);
+  }
+}
+
+class WorkerAttempt implements Attempt {
+  constructor(
+    readonly number: number,
+    private readonly lease: WorkerLease,
+  ) {}
+
+  get worker(): string {
+    return this.lease.entry.id;
+  }
+
+  call(request: GenerateRequest, handler: GenerateHandler, opts: GenerateCallOptions): GenerateCall {
+    // An earlier attempt may have pinned another rank; 0 is proto3's "unset".
+    request.dataParallelRank = this.lease.entry.rank ?? 0;
+    return this.lease.entry.client.generate(request, handler, opts);
+  }
+
+  abort(requestId: string, reason: string): void {
+    void this.lease.entry.client.abort(requestId, reason);
+  }
+
+  finish(outcome: WorkerOutcome, reason?: string): void {
+    this.lease.finish(outcome, reason);
+  }
+}
+
+/** Header carrying an explicit affinity key (consistent_hash hashes it onto the ring). */
+export const ROUTING_KEY_HEADER = 'x-routing-key';
+/** Header carrying a client session id, the weakest affinity key. */
+export const SESSION_HEADER = 'x-session-id';
+
+/**
+ * The affinity key of a request, strongest first: the X-Routing-Key header, the body's `user`,
+ * the X-Session-Id header. (previous_response_id joins between the two headers once a Responses
+ * route exists; chat and completions carry none.)
+ */
+export function routingKey(headerKey: string | undefined, user: string | undefined, sessionId: string | undefined): string | undefined {
+  return headerKey || user || sessionId || undefined;
+}
