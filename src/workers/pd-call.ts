@@ -24,13 +24,25 @@ export function bootstrapParams(prefill: WorkerEntry, room = randomInt(BOOTSTRAP
   return { bootstrapHost: host, bootstrapPort: prefill.server.bootstrapPort ?? DEFAULT_BOOTSTRAP_PORT, bootstrapRoom: room };
 }
 
+/** A running pair: the GenerateCall shape, plus the Abort and lease steps that a single worker's caller does itself. */
+export interface PairCall extends GenerateCall {
+  /** Sends Abort to the workers whose legs `cancel()` cut short. */
+  abort(reason: string): void;
+  /**
+   * The caller's verdict on the pair: a decode leg not yet finished takes `outcome`; a prefill leg
+   * cut short by `cancel()` takes 'ok' when the decode side succeeded (the KV had arrived), else
+   * 'cancelled'. Legs that ended by themselves keep their own outcome; calls after the first do nothing.
+   */
+  finish(outcome: WorkerOutcome, reason?: string): void;
+}
+
 /**
  * Sends one request to a prefill worker and a decode worker at once and relays the decode stream to
- * `handler`: the same shape as WorkerClient.generate, so a generation can drive either. The prefill
- * stream is drained; its failure before the decode stream finished fails the pair
- * (`prefill_worker_failed`, the prefill's status kept so retries judge it), later it is only
- * reported (the KV evidently arrived). The pair finishes both leases, each with its own leg's outcome; `cancel()` cancels both
- * calls and sends Abort to both workers.
+ * `handler`, like WorkerClient.generate, so a generation can drive either. The prefill stream is
+ * drained; its failure before the decode stream finished fails the pair (`prefill_worker_failed`,
+ * the prefill's status kept so retries judge it), a later one is only reported (the KV evidently
+ * arrived). When one leg fails the pair stops the other (stream reset and Abort) itself. A leg that
+ * ends by itself finishes its own lease with its own outcome, so each worker's breaker sees its own leg.
  */
 export function generatePair(
   prefill: WorkerLease,
@@ -38,20 +50,23 @@ export function generatePair(
   request: GenerateRequest,
   handler: GenerateHandler,
   opts: PairCallOptions = {},
-): GenerateCall {
-  return new PairCall(prefill, decode, request, handler, opts);
+): PairCall {
+  return new Pair(prefill, decode, request, handler, opts);
 }
 
 /** One leg's request: the shared request with the rendezvous and the leg's own DP rank. */
 function legRequest(request: GenerateRequest, entry: WorkerEntry, params: DisaggregatedParams, isDecode: boolean): GenerateRequest {
-  const leg: GenerateRequest = { ...request, disaggregatedParams: params, dataParallelRank: entry.rank ?? request.dataParallelRank };
+  const leg: GenerateRequest = { ...request, disaggregatedParams: params, dataParallelRank: entry.rank ?? 0 };
   // The decode side receives the prompt's KV, not its images.
   if (isDecode) leg.mmInputs = undefined;
   return leg;
 }
 
+/** open: streaming; stopped: reset by us, lease not finished yet; done: lease finished. */
+type LegState = 'open' | 'stopped' | 'done';
+
 class Leg {
-  open = true;
+  state: LegState = 'open';
   call: GenerateCall | undefined;
 
   constructor(
@@ -61,21 +76,37 @@ class Leg {
 
   /** The leg's stream ended by itself. */
   ended(err: ApiError | undefined): void {
-    this.open = false;
+    this.state = 'done';
     this.lease.finish(err ? outcomeOfError(err) : 'ok', err?.message);
   }
 
-  /** Ends the leg from our side: the stream is reset and the scheduler told to free the request. */
-  stop(reason: string, outcome: WorkerOutcome): void {
-    if (!this.open) return;
-    this.open = false;
+  /** Resets the stream (the caller finishes the lease later). */
+  cut(): void {
+    if (this.state !== 'open') return;
+    this.state = 'stopped';
     this.call?.cancel();
-    void this.lease.entry.client.abort(this.requestId, reason);
+  }
+
+  abort(reason: string): void {
+    if (this.state === 'stopped') void this.lease.entry.client.abort(this.requestId, reason);
+  }
+
+  /** Ends the leg from our side at once: reset, Abort, lease finished. */
+  stop(reason: string, outcome: WorkerOutcome): void {
+    if (this.state !== 'open') return;
+    this.cut();
+    this.abort(reason);
+    this.settle(outcome, reason);
+  }
+
+  settle(outcome: WorkerOutcome, reason?: string): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
     this.lease.finish(outcome, reason);
   }
 }
 
-class PairCall implements GenerateCall {
+class Pair implements PairCall {
   readonly requestId: string;
   private readonly prefill: Leg;
   private readonly decode: Leg;
@@ -113,8 +144,18 @@ class PairCall implements GenerateCall {
 
   cancel(): void {
     this.settled = true;
-    this.prefill.stop('cancelled by router', 'cancelled');
-    this.decode.stop('cancelled by router', 'cancelled');
+    this.prefill.cut();
+    this.decode.cut();
+  }
+
+  abort(reason: string): void {
+    this.prefill.abort(reason);
+    this.decode.abort(reason);
+  }
+
+  finish(outcome: WorkerOutcome, reason?: string): void {
+    this.decode.settle(outcome, reason);
+    if (this.prefill.state === 'stopped') this.prefill.settle(outcome === 'ok' ? 'ok' : 'cancelled', reason);
   }
 
   pause(): void {
@@ -127,13 +168,13 @@ class PairCall implements GenerateCall {
 
   private onPrefillMessage(msg: GenerateResponse): void {
     const r = msg.response;
-    if (r?.$case !== 'error' || !this.prefill.open) return;
+    if (r?.$case !== 'error' || this.prefill.state !== 'open') return;
     this.prefill.call?.cancel();
     this.onPrefillEnd(legacyGenerateErrorToApiError(r.value, this.prefill.lease.entry.url));
   }
 
   private onPrefillEnd(err?: ApiError): void {
-    if (!this.prefill.open) return;
+    if (this.prefill.state !== 'open') return;
     this.prefill.ended(err);
     if (!err) return;
     // Settled with the prefill still open means the decode stream finished: the answer stands.
@@ -151,7 +192,7 @@ class PairCall implements GenerateCall {
   }
 
   private onDecodeEnd(err?: ApiError): void {
-    if (!this.decode.open) return;
+    if (this.decode.state !== 'open') return;
     this.decode.ended(err);
     if (this.settled) return;
     this.settled = true;

@@ -160,7 +160,7 @@ describe('prefill/decode pair call', () => {
     await leasesReleased();
   });
 
-  it('cancel() cancels both legs and both workers stop the request', async () => {
+  it('cancel(), abort() and finish() stop both legs on both workers and release both leases', async () => {
     const req = await request('<<sim prefill-delay-ms=5000 tokens=500>> hello', true);
     const both = Promise.all([stopped(prefillSim, req.requestId), stopped(decodeSim, req.requestId)]);
     let ended = false;
@@ -168,6 +168,8 @@ describe('prefill/decode pair call', () => {
       const call = generatePair(fleet.lease(prefill, 10), fleet.lease(decode, 10), req, {
         message: () => {
           call.cancel();
+          call.abort('client went away');
+          call.finish('cancelled');
           resolve();
         },
         end: () => (ended = true),
@@ -176,6 +178,17 @@ describe('prefill/decode pair call', () => {
     await both;
     assert.equal(ended, false, 'a cancelled call ends nothing, like a single worker call');
     await leasesReleased();
+  });
+
+  // Last in this suite: it leaves the prefill worker's breaker open.
+  it('charges a failing prefill leg to the prefill worker\'s breaker only', async () => {
+    for (let i = 0; i < OPTS.breaker.failureThreshold; i++) {
+      const { err } = await runPair(await request('<<sim prefill-error=INTERNAL tokens=50>> hello', false));
+      assert.equal(err?.code, 'prefill_worker_failed');
+    }
+    await leasesReleased();
+    assert.equal(fleet.view(prefill).circuit_breaker, 'open');
+    assert.equal(fleet.view(decode).circuit_breaker, 'closed');
   });
 });
 
