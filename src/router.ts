@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { RouterConfig } from './config/router-config.js';
 import { RouterMetrics } from './metrics/router-metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/server.js';
+import { RoutingMetrics } from './metrics/routing-metrics.js';
 import type { PipelineContext } from './pipeline/context.js';
+import { Dispatcher } from './pipeline/dispatch.js';
 import { retryConfigFromFlags, RetryPolicy } from './pipeline/retry-policy.js';
 import { applyWorkerInfo, loadServedModel, type ServedModel } from './pipeline/served-model.js';
 import { buildApp } from './server/app.js';
@@ -55,7 +57,20 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
       fleet,
       requestTimeoutMs: config.requestTimeoutSecs * 1000,
       metrics,
-      retry: new RetryPolicy(retryConfigFromFlags(config)),
+      dispatcher: new Dispatcher(fleet, {
+        policy: config.policy,
+        ...(config.pdDisaggregation ? { pd: { prefillPolicy: config.prefillPolicy, decodePolicy: config.decodePolicy } } : {}),
+        policyOptions: {
+          blockSize: config.blockSize,
+          cacheThreshold: config.cacheThreshold,
+          balanceAbsThreshold: config.balanceAbsThreshold,
+          balanceRelThreshold: config.balanceRelThreshold,
+          evictionIntervalSecs: config.evictionIntervalSecs,
+          maxTreeSize: config.maxTreeSize,
+        },
+        retry: new RetryPolicy(retryConfigFromFlags(config)),
+        metrics: new RoutingMetrics(metrics.registry),
+      }),
     };
     const app = buildApp(ctx, {
       logLevel: config.logLevel,

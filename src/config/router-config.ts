@@ -3,7 +3,7 @@ import { HARMONY_PARSER, isHarmonyParserName } from '../parsers/harmony/detect.j
 import { REASONING_PARSER_NAMES, resolveReasoningParserName } from '../parsers/reasoning/registry.js';
 import { resolveToolParserName, TOOL_PARSER_NAMES } from '../parsers/tools/registry.js';
 import { DEFAULT_DURATION_BUCKETS } from '../metrics/router-metrics.js';
-import { POLICY_NAMES, type PolicyName } from '../routing/types.js';
+import { DEFAULT_POLICY_OPTIONS, POLICY_NAMES, type PolicyName } from '../routing/types.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec, type ParsedFlags } from './args.js';
 
 export type TokenizerBackendName = 'native' | 'js';
@@ -34,6 +34,13 @@ export interface RouterConfig {
   loadMonitorIntervalSecs: number;
   dpAware: boolean;
   workerStartupTimeoutSecs: number;
+  policy: PolicyName;
+  blockSize: number;
+  cacheThreshold: number;
+  balanceAbsThreshold: number;
+  balanceRelThreshold: number;
+  evictionIntervalSecs: number;
+  maxTreeSize: number;
   requestIdHeaders: string[];
   /** 'auto', 'none', 'harmony' (GPT-OSS) or a canonical reasoning parser name. */
   reasoningParser: string;
@@ -123,6 +130,52 @@ export const ROUTER_FLAGS: readonly FlagSpec[] = [
     default: 1800,
     min: 0.1,
     help: 'How long to wait for a worker to answer GetModelInfo when the tokenizer comes from it',
+  },
+  // Routing: one policy instance per served model (and PD leg), on the prompt's token ids.
+  { name: 'policy', kind: 'string', default: 'cache_aware', choices: POLICY_NAMES, help: 'How a worker is chosen for each request' },
+  {
+    name: 'block-size',
+    kind: 'int',
+    default: DEFAULT_POLICY_OPTIONS.blockSize,
+    min: 1,
+    max: 65536,
+    help: "Tokens per cache block in cache_aware's prefix tree; must match the engines' KV page size (SGLang --page-size)",
+  },
+  {
+    name: 'cache-threshold',
+    kind: 'number',
+    default: DEFAULT_POLICY_OPTIONS.cacheThreshold,
+    min: 0,
+    max: 1,
+    help: 'cache_aware: a prefix match of at most this fraction of the prompt earns a worker no affinity',
+  },
+  {
+    name: 'balance-abs-threshold',
+    kind: 'int',
+    default: DEFAULT_POLICY_OPTIONS.balanceAbsThreshold,
+    min: 0,
+    help: 'cache_aware: a worker with this many more in-flight requests than the least loaded (and --balance-rel-threshold times as many) loses its affinity',
+  },
+  {
+    name: 'balance-rel-threshold',
+    kind: 'number',
+    default: DEFAULT_POLICY_OPTIONS.balanceRelThreshold,
+    min: 1,
+    help: 'cache_aware: the relative side of that imbalance test',
+  },
+  {
+    name: 'eviction-interval',
+    kind: 'number',
+    default: DEFAULT_POLICY_OPTIONS.evictionIntervalSecs,
+    min: 0.001,
+    help: "cache_aware: seconds between sweeps that trim every worker's share of the prefix tree to its KV capacity",
+  },
+  {
+    name: 'max-tree-size',
+    kind: 'int',
+    default: DEFAULT_POLICY_OPTIONS.maxTreeSize,
+    min: 1,
+    help: "cache_aware: tokens of prefix tree per worker while its KV capacity is unknown (the capacity bounds it once GetServerInfo told it)",
   },
   {
     name: 'request-id-headers',
@@ -235,6 +288,13 @@ export function parseRouterConfig(argv: readonly string[], opts: { requireWorker
     loadMonitorIntervalSecs: f['load-monitor-interval-secs'] as number,
     dpAware: f['dp-aware'] as boolean,
     workerStartupTimeoutSecs: f['worker-startup-timeout-secs'] as number,
+    policy: f['policy'] as PolicyName,
+    blockSize: f['block-size'] as number,
+    cacheThreshold: f['cache-threshold'] as number,
+    balanceAbsThreshold: f['balance-abs-threshold'] as number,
+    balanceRelThreshold: f['balance-rel-threshold'] as number,
+    evictionIntervalSecs: f['eviction-interval'] as number,
+    maxTreeSize: f['max-tree-size'] as number,
     requestIdHeaders: (f['request-id-headers'] as string[]).map((h) => h.toLowerCase()),
     reasoningParser: parserChoice('reasoning-parser', f['reasoning-parser'] as string, resolveReasoningParserName, REASONING_PARSER_NAMES),
     toolCallParser: parserChoice('tool-call-parser', f['tool-call-parser'] as string, resolveToolParserName, TOOL_PARSER_NAMES),

@@ -91,7 +91,7 @@ export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: Re
     { skipSpecialTokens, ignoreEos: req.ignore_eos, noStopTrim: req.no_stop_trim, stops, stopTokenIds },
     stopSetup,
   );
-  const generation = startGeneration(ctx, meta, request, decoder, stopSetup, req.logprobs, model.harmony);
+  const generation = startGeneration(ctx, meta, { ids: prepared.ids, user: req.user, maxNewTokens: req.max_completion_tokens }, request, decoder, stopSetup, req.logprobs, model.harmony);
   return {
     id,
     created: Math.floor(meta.startedAt / 1000),

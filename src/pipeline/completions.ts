@@ -67,7 +67,7 @@ export async function startCompletion(ctx: PipelineContext, req: CompletionReque
     });
     request.stream = workerShouldStream(req.stream, stopSetup.plan);
     return {
-      generation: startGeneration(ctx, meta, request, decoder, stopSetup, req.logprobs !== undefined && req.logprobs !== null),
+      generation: startGeneration(ctx, meta, { ids, user: req.user, maxNewTokens: req.max_tokens }, request, decoder, stopSetup, req.logprobs !== undefined && req.logprobs !== null),
       promptText,
       promptTokens: ids.length,
     };

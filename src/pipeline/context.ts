@@ -1,6 +1,6 @@
 import type { RouterMetrics } from '../metrics/router-metrics.js';
 import type { WorkerFleet } from '../workers/fleet.js';
-import type { RetryPolicy } from './retry-policy.js';
+import type { Dispatcher } from './dispatch.js';
 import type { ServedModel } from './served-model.js';
 
 /** What the pipeline needs from the running router; built once at startup. */
@@ -9,8 +9,14 @@ export interface PipelineContext {
   fleet: WorkerFleet;
   requestTimeoutMs: number;
   metrics: RouterMetrics;
-  /** When and whether a failed worker attempt is tried again (the dispatch loop applies it). */
-  retry: RetryPolicy;
+  /** Chooses workers with the routing policy and decides retries (the --policy and --retry-* flags). */
+  dispatcher: Dispatcher;
+}
+
+/** The request's logger (pino's shape), bound to its request id. */
+export interface RequestLog {
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
 }
 
 /** Per-request facts the HTTP layer extracted (the pipeline never sees fastify). */
@@ -20,4 +26,10 @@ export interface RequestMeta {
   /** Trace headers forwarded to the worker as gRPC metadata. */
   forward: Record<string, string>;
   startedAt: number;
+  /** The route template, a metrics label. */
+  route: string;
+  /** The X-Routing-Key and X-Session-Id headers: affinity keys for consistent_hash. */
+  routingKey?: string;
+  sessionId?: string;
+  log?: RequestLog;
 }

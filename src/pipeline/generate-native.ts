@@ -61,7 +61,7 @@ export async function startGenerate(ctx: PipelineContext, req: GenerateNativeReq
       skipSpecialTokens,
     });
     request.stream = workerShouldStream(req.stream, stopSetup.plan);
-    return { id, generation: startGeneration(ctx, meta, request, decoder, stopSetup, req.return_logprob), promptTokens: ids.length };
+    return { id, generation: startGeneration(ctx, meta, { ids, maxNewTokens: sp.max_new_tokens }, request, decoder, stopSetup, req.return_logprob), promptTokens: ids.length };
   });
   return {
     items,

@@ -2,9 +2,9 @@ import type { GenerateComplete, GenerateRequest, GenerateResponse, GenerateStrea
 import { ApiError } from '../errors.js';
 import type { Tokenizer } from '../../native/tokenizer.js';
 import { createSequenceDecoder, type DecodeStep, type SequenceDecoder, type SequenceDecoderOptions } from '../tokenizer/sequence-decoder.js';
-import type { WorkerLease } from '../workers/fleet.js';
 import { legacyGenerateErrorToApiError, outcomeOfError, type WorkerOutcome } from '../workers/grpc-errors.js';
 import type { GenerateCall } from '../workers/worker-client.js';
+import type { Attempt, RequestDispatch } from './dispatch.js';
 import { convertOutputLogprobs, type TokenLogprob } from './logprobs.js';
 
 export type OutputEvent =
@@ -25,14 +25,18 @@ export interface OutputSink {
   end(err?: ApiError): void;
 }
 
+/** Which worker served a generation (or was tried last), on which attempt: the diagnostic headers. */
+export interface RouteTrace {
+  worker: string;
+  attempt: number;
+}
+
 export interface GenerationSpec {
-  /** The worker the request goes to; finished with the outcome when the generation ends. */
-  lease: WorkerLease;
   /**
-   * Another worker for a request whose worker was unreachable before it sent anything (the request
-   * never ran, so resending it is safe); throws or returns undefined when there is none.
+   * Chooses the worker of each attempt (taken when the generation starts) and decides whether an
+   * attempt that failed before its worker sent anything is tried again.
    */
-  reroute?: () => WorkerLease | undefined;
+  dispatch: RequestDispatch;
   request: GenerateRequest;
   tokenizer: Tokenizer;
   decoder: SequenceDecoderOptions;
@@ -63,6 +67,10 @@ interface ChoiceState {
  * One Generate call turned into per-choice text events, pushed to a sink as gRPC messages arrive.
  * Owns the call: it is cancelled and the engine told to Abort when every choice stopped locally,
  * on `cancel()` (client gone, deadline) or on failure — so no gRPC call outlives its HTTP request.
+ *
+ * A call that fails before its worker sent any message has produced nothing the client saw, so it
+ * is sent again (after the dispatch's backoff, to another worker when there is one); once a message
+ * arrived, a failure ends the generation. Every attempt's lease is finished with its own outcome.
  */
 export class Generation {
   readonly requestId: string;
@@ -74,12 +82,12 @@ export class Generation {
   private ended = false;
   private arrival = 0;
   private received = false;
-  private lease: WorkerLease;
+  private attempt: Attempt | undefined;
+  private backoff: NodeJS.Timeout | undefined;
   private readonly tokenText: (id: number) => string;
 
   constructor(private readonly spec: GenerationSpec) {
     this.requestId = spec.request.requestId;
-    this.lease = spec.lease;
     this.n = Math.max(1, spec.request.samplingParams?.n ?? 1);
     this.streaming = spec.request.stream;
     this.tokenText = (id) => spec.tokenizer.decode([id], false);
@@ -90,18 +98,34 @@ export class Generation {
     return this.choices.map((c) => c.usage);
   }
 
+  /** The worker that served (or was tried last) and its attempt number; undefined until one was chosen. */
+  trace(): RouteTrace | undefined {
+    return this.attempt && { worker: this.attempt.worker, attempt: this.attempt.number };
+  }
+
   start(sink: OutputSink): void {
     if (this.sink) throw new Error('generation already started');
     this.sink = sink;
-    this.call = this.callWorker();
+    // Cancelled before it started (another prompt of its batch failed): nothing to send.
+    if (this.ended) return sink.end();
+    this.send();
   }
 
-  private callWorker(): GenerateCall {
-    return this.lease.entry.client.generate(
+  /** Sends the request on a newly chosen worker; `failed` is the previous attempt's error, reported if no worker is left. */
+  private send(failed?: ApiError): void {
+    let attempt: Attempt;
+    try {
+      attempt = this.spec.dispatch.next();
+    } catch (err) {
+      return this.finishSink(failed ?? (err instanceof ApiError ? err : new ApiError(500, `routing failed: ${(err as Error).message}`, { cause: err })));
+    }
+    this.attempt = attempt;
+    this.received = false;
+    this.call = attempt.call(
       this.spec.request,
       {
         message: (msg) => {
-          if (this.ended) return;
+          if (this.ended || this.attempt !== attempt) return;
           this.received = true;
           try {
             this.onMessage(msg);
@@ -109,7 +133,9 @@ export class Generation {
             this.fail(err instanceof ApiError ? err : new ApiError(500, `router failed on a worker message: ${(err as Error).message}`, { cause: err }));
           }
         },
-        end: (err) => this.onCallEnd(err),
+        end: (err) => {
+          if (this.attempt === attempt) this.onCallEnd(err);
+        },
       },
       { deadline: this.spec.deadline, metadata: this.spec.metadata },
     );
@@ -133,30 +159,38 @@ export class Generation {
   private abortEngine(reason: string): void {
     if (!this.call) return;
     this.call.cancel();
-    void this.lease.entry.client.abort(this.requestId, reason);
+    this.attempt!.abort(this.requestId, reason);
   }
 
   private finishSink(err?: ApiError, outcome: WorkerOutcome = err ? outcomeOfError(err) : 'ok'): void {
     if (this.ended) return;
     this.ended = true;
-    this.lease.finish(outcome, err?.message);
+    if (this.backoff) clearTimeout(this.backoff);
+    this.attempt?.finish(outcome, err?.message);
+    if (err) this.spec.dispatch.ended('failed');
+    else if (outcome === 'cancelled') this.spec.dispatch.ended('cancelled');
+    else this.spec.dispatch.ended('ok', this.cachedTokens());
     this.sink?.end(err);
   }
 
-  /** Moves a request that never reached its worker to another one; false when there is none. */
-  private rerouted(err: ApiError): boolean {
-    if (this.received || !this.spec.reroute || outcomeOfError(err) !== 'unreachable') return false;
-    this.lease.finish('unreachable', err.message);
-    let next: WorkerLease | undefined;
-    try {
-      next = this.spec.reroute();
-    } catch {
-      next = undefined;
-    }
-    if (!next) return false;
-    this.lease = next;
-    this.call = this.callWorker();
-    return true;
+  /** The prompt tokens the worker found cached (choices share the prompt: the largest count). */
+  private cachedTokens(): number {
+    let n = 0;
+    for (const c of this.choices) if (c.usage.cachedTokens > n) n = c.usage.cachedTokens;
+    return n;
+  }
+
+  /** The attempt failed before its worker produced anything: wait as the dispatch says and send again, or give up. */
+  private retryOrFail(err: ApiError): void {
+    this.attempt!.finish(outcomeOfError(err), err.message);
+    this.call = undefined;
+    const remainingMs = this.spec.deadline === undefined ? Infinity : this.spec.deadline - Date.now();
+    const delay = this.spec.dispatch.retryDelay(err, remainingMs);
+    if (delay === undefined) return this.finishSink(err);
+    this.backoff = setTimeout(() => {
+      this.backoff = undefined;
+      if (!this.ended) this.send(err);
+    }, delay);
   }
 
   private fail(err: ApiError): void {
@@ -167,7 +201,7 @@ export class Generation {
 
   private onCallEnd(err?: ApiError): void {
     if (this.ended) return;
-    if (err && this.rerouted(err)) return;
+    if (err && !this.received) return this.retryOrFail(err);
     if (err) return this.finishSink(err);
     if (this.choices.length < this.n || this.choices.some((c) => !c.done)) {
       return this.finishSink(new ApiError(502, 'worker closed the stream before every choice completed', { code: 'upstream_protocol_error' }));
@@ -191,7 +225,13 @@ export class Generation {
   private onMessage(msg: GenerateResponse): void {
     const r = msg.response;
     if (r === undefined) return;
-    if (r.$case === 'error') return this.fail(legacyGenerateErrorToApiError(r.value, this.lease.entry.url));
+    if (r.$case === 'error') {
+      const err = legacyGenerateErrorToApiError(r.value, this.attempt!.worker);
+      // An in-band error as the first answer: the request produced nothing yet, so it may be retried.
+      if (this.choices.length > 0) return this.fail(err);
+      this.call!.cancel();
+      return this.retryOrFail(err);
+    }
     if (r.$case === 'chunk') {
       this.onTokens(this.choice(r.value.index), r.value.tokenIds, r.value, r.value.index);
     } else {
@@ -296,6 +336,19 @@ export class GenerationGroup {
 
   cancel(reason: string): void {
     for (const g of this.members) g.cancel(reason);
+  }
+
+  /** The members' workers, comma-separated in prompt order without repeats, and the highest attempt number. */
+  trace(): RouteTrace | undefined {
+    const workers: string[] = [];
+    let attempt = 0;
+    for (const g of this.members) {
+      const t = g.trace();
+      if (!t) continue;
+      if (!workers.includes(t.worker)) workers.push(t.worker);
+      if (t.attempt > attempt) attempt = t.attempt;
+    }
+    return workers.length === 0 ? undefined : { worker: workers.join(','), attempt };
   }
 
   pause(): void {

@@ -2,6 +2,8 @@ import { ApiError } from '../errors.js';
 import type { GenerateRequest } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
 import type { SequenceDecoderOptions } from '../tokenizer/sequence-decoder.js';
 import type { PipelineContext, RequestMeta } from './context.js';
+import type { RouteInput } from '../routing/types.js';
+import { routingKey } from './dispatch.js';
 import { Generation } from './generation.js';
 import { planStops, type StopPlan } from './request-builder.js';
 
@@ -53,25 +55,32 @@ export function decoderOptions(ctx: PipelineContext, s: DecodeSettings, stopSetu
   return { skipSpecialTokens: s.skipSpecialTokens, stopStrings: s.stops, stopTokenIds: ids, noStopTrim: s.noStopTrim };
 }
 
-/** Picks a worker (setting its DP rank on the request) and binds one GenerateRequest to it; reroutes a request its worker never received. */
+/** What the routing policy sees of one prompt. */
+export interface RoutedPrompt {
+  /** The prompt's token ids (the prep pool's Uint32Array). */
+  ids: ArrayLike<number>;
+  /** The body's `user`, an affinity key when no X-Routing-Key header is given. */
+  user?: string | undefined;
+  maxNewTokens?: number | undefined;
+}
+
+/** Binds one GenerateRequest to a dispatch: the worker is chosen by the routing policy when the generation starts. */
 export function startGeneration(
   ctx: PipelineContext,
   meta: RequestMeta,
+  prompt: RoutedPrompt,
   request: GenerateRequest,
   decoder: SequenceDecoderOptions,
   stopSetup: StopSetup,
   logprobs: boolean,
   withIds = false,
 ): Generation {
-  const promptTokens = request.tokenized?.inputIds.length ?? 0;
-  const take = () => {
-    const entry = ctx.fleet.pick();
-    if (entry.rank !== undefined) request.dataParallelRank = entry.rank;
-    return ctx.fleet.lease(entry, promptTokens);
-  };
+  const key = routingKey(meta.routingKey, prompt.user, meta.sessionId);
+  const input: RouteInput = { tokens: prompt.ids };
+  if (key !== undefined) input.key = key;
+  if (prompt.maxNewTokens !== undefined) input.maxNewTokens = prompt.maxNewTokens;
   return new Generation({
-    lease: take(),
-    reroute: take,
+    dispatch: ctx.dispatcher.begin({ model: ctx.model.id, route: meta.route, input, log: meta.log }),
     request,
     tokenizer: ctx.model.tokenizer,
     decoder,

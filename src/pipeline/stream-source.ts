@@ -1,5 +1,5 @@
 import type { ApiError } from '../errors.js';
-import type { OutputEvent } from './generation.js';
+import type { OutputEvent, RouteTrace } from './generation.js';
 
 /** Receives a response's objects (one per SSE event), then exactly one `end`. */
 export interface StreamOut {
@@ -14,6 +14,8 @@ export interface StreamSource {
   cancel(reason: string): void;
   pause(): void;
   resume(): void;
+  /** The worker serving it and the attempt number, once chosen (x-switchyard-worker / -route-attempt). */
+  trace(): RouteTrace | undefined;
 }
 
 /** What a pipeline run exposes to the server, whether it streams or collects. */
@@ -22,6 +24,7 @@ export interface Startable {
   cancel(reason: string): void;
   pause(): void;
   resume(): void;
+  trace(): RouteTrace | undefined;
 }
 
 /** Told about every text event of a stream as it arrives (time to first token, inter-token gaps). */
@@ -52,6 +55,7 @@ export function mapStream(
     cancel: (reason) => gen.cancel(reason),
     pause: () => gen.pause(),
     resume: () => gen.resume(),
+    trace: () => gen.trace(),
   };
 }
 

@@ -5,6 +5,8 @@ import { ApiError } from '../errors.js';
 import { chatStream, collectChat, startChat } from '../pipeline/chat.js';
 import { collectCompletion, completionGroup, completionStream, startCompletion } from '../pipeline/completions.js';
 import type { PipelineContext, RequestMeta } from '../pipeline/context.js';
+import { ROUTING_KEY_HEADER, SESSION_HEADER } from '../pipeline/dispatch.js';
+import type { RouteTrace } from '../pipeline/generation.js';
 import { collectGenerate, generateGroup, generateStream, startGenerate } from '../pipeline/generate-native.js';
 import { parseFunctionCallOffline, parseReasoningOffline } from '../pipeline/offline-parse.js';
 import type { StreamSource, TokenClock } from '../pipeline/stream-source.js';
@@ -95,7 +97,13 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
       if (typeof v === 'string') forward[h] = v;
     }
     const explicit = opts.requestIdHeaders.some((h) => typeof request.headers[h] === 'string');
-    return { ...(explicit ? { headerRequestId: request.id } : {}), forward, startedAt: Date.now() };
+    const m: RequestMeta = { forward, startedAt: Date.now(), route: request.routeOptions.url ?? 'other', log: request.log };
+    if (explicit) m.headerRequestId = request.id;
+    const key = request.headers[ROUTING_KEY_HEADER];
+    if (typeof key === 'string' && key !== '') m.routingKey = key;
+    const session = request.headers[SESSION_HEADER];
+    if (typeof session === 'string' && session !== '') m.sessionId = session;
+    return m;
   };
 
   /** Refuses unknown models; an accepted name becomes the request's metrics label (aliases are few). */
@@ -180,8 +188,9 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
   app.get('/readiness', async (_, reply) => {
     const routable = ctx.fleet.routable().length;
     const total = ctx.fleet.list().length;
-    if (routable > 0) return { status: 'ready', healthy_workers: routable, total_workers: total };
-    return reply.status(503).send({ status: 'not ready', reason: 'no worker is routable (healthy, enabled, circuit breaker closed)', healthy_workers: 0, total_workers: total });
+    if (ctx.fleet.canServe()) return { status: 'ready', healthy_workers: routable, total_workers: total };
+    const reason = 'no worker (with PD: no prefill and decode pair) is routable (healthy, enabled, circuit breaker closed)';
+    return reply.status(503).send({ status: 'not ready', reason, healthy_workers: routable, total_workers: total });
   });
 
   return app;
@@ -199,12 +208,25 @@ function parseBody(text: string): unknown {
   return body;
 }
 
-/** Cancels upstream work when the client goes away before the JSON body was sent. */
-async function collectUnlessGone<T>(reply: FastifyReply, work: { cancel(reason: string): void }, result: Promise<T>): Promise<T> {
+/** Names the worker that served the request (or was tried last) and the attempt that got the answer. */
+function routeHeaders(trace: RouteTrace | undefined): Record<string, string> {
+  return trace ? { 'x-switchyard-worker': trace.worker, 'x-switchyard-route-attempt': String(trace.attempt) } : {};
+}
+
+/** Cancels upstream work when the client goes away before the JSON body was sent; the answer (or error) carries the route headers. */
+async function collectUnlessGone<T>(
+  reply: FastifyReply,
+  work: { cancel(reason: string): void; trace(): RouteTrace | undefined },
+  result: Promise<T>,
+): Promise<T> {
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) work.cancel('client disconnected');
   });
-  return result;
+  try {
+    return await result;
+  } finally {
+    reply.headers(routeHeaders(work.trace()));
+  }
 }
 
 /**
@@ -218,7 +240,7 @@ function streamResponse(request: FastifyRequest, reply: FastifyReply, source: St
     let done = false;
     const open = (): SseWriter => {
       reply.hijack();
-      const w = new SseWriter(reply.raw, { 'x-request-id': request.id });
+      const w = new SseWriter(reply.raw, { 'x-request-id': request.id, ...routeHeaders(source.trace()) });
       w.onDrained(() => source.resume());
       return w;
     };
@@ -239,7 +261,10 @@ function streamResponse(request: FastifyRequest, reply: FastifyReply, source: St
           if (done) return;
           done = true;
           if (!sse) {
-            if (err) return reject(err);
+            if (err) {
+              reply.headers(routeHeaders(source.trace()));
+              return reject(err);
+            }
             sse = open();
           } else if (err) {
             request.log.warn({ err: err.message }, 'stream ended with an error');

@@ -41,7 +41,8 @@ Options:
                             and decode workers require disaggregated_params; a prefill worker
                             answers with the first token only, finish reason "length"; the
                             directives <<sim prefill-error=STATUS>> and <<sim prefill-delay-ms=N>>
-                            act on prefill workers only (default null)
+                            act on prefill workers only, <<sim decode-delay-ms=N>> on
+                            decode workers only (default null)
   -h, --help                show this help
 `;
 

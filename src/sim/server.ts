@@ -1,6 +1,6 @@
 import type { OutputStyle } from './styles.js';
 import { EventEmitter } from 'node:events';
-import { Server, ServerCredentials, status as GrpcStatus, type Metadata, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status as GrpcStatus, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import {
   AbortResponse,
   GetLoadsResponse,
@@ -76,6 +76,14 @@ export interface SimWorkerStats {
   promptTokens: number;
 }
 
+/** A failure the worker answers Generate calls with, before any token (see SimWorker.failNext). */
+export interface SimFailure {
+  code: GrpcStatus;
+  message?: string;
+  /** Sent as the `grpc-retry-pushback-ms` trailer: the worker's hint on when to retry. */
+  retryPushbackMs?: number;
+}
+
 export interface SimWorker {
   readonly port: number;
   /** grpc://host:port */
@@ -84,6 +92,8 @@ export interface SimWorker {
   readonly events: EventEmitter;
   stats(): SimWorkerStats;
   setHealthy(healthy: boolean): void;
+  /** The next `count` Generate calls to this worker fail with `failure` (unlike a prompt directive, it targets one worker). */
+  failNext(count: number, failure: SimFailure): void;
   close(): Promise<void>;
 }
 
@@ -135,6 +145,7 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
   let lastReceive = 0;
   let healthy = true;
   let closing = false;
+  let failures: { left: number; failure: SimFailure } | undefined;
 
   const ctx: SessionContext = {
     tokenizer: opts.tokenizer,
@@ -218,6 +229,14 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
       events.emit('request', call.request);
       if (closing) {
         call.emit('error', { code: GrpcStatus.UNAVAILABLE, details: 'sim worker is shutting down' });
+        return;
+      }
+      if (failures && failures.left > 0) {
+        failures.left--;
+        const f = failures.failure;
+        const metadata = new Metadata();
+        if (f.retryPushbackMs !== undefined) metadata.set('grpc-retry-pushback-ms', String(f.retryPushbackMs));
+        call.emit('error', { code: f.code, details: f.message ?? `simulated ${GrpcStatus[f.code]}`, metadata });
         return;
       }
       const rank = call.request.dataParallelRank;
@@ -366,6 +385,9 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
     }),
     setHealthy: (h) => {
       healthy = h;
+    },
+    failNext: (count, failure) => {
+      failures = { left: count, failure };
     },
     close: async () => {
       if (closing) return;

@@ -28,7 +28,7 @@ const generates = (h: Harness) => h.workers.map((w) => w.stats().generates);
 describe('losing and regaining a worker', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ workers: 3 });
+    h = await startHarness({ workers: 3, routerArgs: ['--policy', 'round_robin'] });
   });
   after(() => h.close());
 
@@ -52,7 +52,7 @@ describe('losing and regaining a worker', () => {
 describe('operator flags', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ workers: 3 });
+    h = await startHarness({ workers: 3, routerArgs: ['--policy', 'round_robin'] });
   });
   after(() => h.close());
 
@@ -77,7 +77,7 @@ describe('operator flags', () => {
 describe('data-parallel ranks', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ workers: 1, sim: { dpSize: 3 }, routerArgs: ['--dp-aware'] });
+    h = await startHarness({ workers: 1, sim: { dpSize: 3 }, routerArgs: ['--dp-aware', '--policy', 'round_robin'] });
   });
   after(() => h.close());
 
