@@ -83,7 +83,6 @@ export class WorkerFleet extends EventEmitter {
   private entries: WorkerEntry[] = [];
   private readonly byId = new Map<string, WorkerEntry>();
   private readonly expansions = new Map<WorkerServer, Array<{ resolve(e: WorkerEntry[]): void; reject(err: Error): void }>>();
-  private next = 0;
   private started = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly now: () => number;
@@ -159,20 +158,6 @@ export class WorkerFleet extends EventEmitter {
     return entries.map((e) => (e.load ? { id: e.id, inFlight: e.inFlight, inFlightTokens: e.inFlightTokens, load: e.load } : { id: e.id, inFlight: e.inFlight, inFlightTokens: e.inFlightTokens }));
   }
 
-  /** Round-robin over routable entries of `role`; 503 when there is none. */
-  pick(role: WorkerRole = 'regular'): WorkerEntry {
-    const n = this.entries.length;
-    const now = this.now();
-    for (let i = 0; i < n; i++) {
-      const e = this.entries[(this.next + i) % n]!;
-      if (e.role === role && this.isRoutable(e, now)) {
-        this.next = (this.next + i + 1) % n;
-        return e;
-      }
-    }
-    throw new ApiError(503, 'All workers are unavailable (unhealthy, disabled or circuit breaker open); retry later', { code: 'no_available_workers' });
-  }
-
   /** Validates every flag first, then applies them together; returns the entry's new view. */
   setFlags(id: string, flags: WorkerFlags): WorkerView {
     const e = this.byId.get(id);
@@ -199,15 +184,21 @@ export class WorkerFleet extends EventEmitter {
     entry.breaker.dispatched(this.now());
   }
 
-  /** dispatched() now, finished() once when the lease is finished. */
+  /**
+   * dispatched() now, finished() once when the lease is finished. A finished request is no longer
+   * queued for prefill, so its tokens leave inFlightTokens too — unless a load snapshot taken since
+   * has already reset the count (and would now be undercounted).
+   */
   lease(entry: WorkerEntry, promptTokens: number): WorkerLease {
     this.dispatched(entry, promptTokens);
+    const snapshotAt = entry.load?.at;
     let open = true;
     return {
       entry,
       finish: (outcome, reason) => {
         if (!open) return;
         open = false;
+        if (entry.load?.at === snapshotAt) entry.inFlightTokens = Math.max(0, entry.inFlightTokens - promptTokens);
         this.finished(entry, outcome, reason);
       },
     };
