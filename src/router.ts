@@ -46,6 +46,8 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
   const fleet = fleetFromConfig(config);
   // With --dp-aware the entries appear once a probe has read dp_size; nothing waits for that here.
   for (const url of config.workerUrls) fleet.add(url).catch(() => undefined);
+  for (const w of config.prefillWorkers) fleet.add(w.url, { role: 'prefill', ...(w.bootstrapPort === undefined ? {} : { bootstrapPort: w.bootstrapPort }) }).catch(() => undefined);
+  for (const url of config.decodeUrls) fleet.add(url, { role: 'decode' }).catch(() => undefined);
   let model: ServedModel | undefined;
   let metricsServer: MetricsServer | undefined;
   try {
@@ -59,6 +61,7 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
       metrics,
       dispatcher: new Dispatcher(fleet, {
         policy: config.policy,
+        ...(config.pdDisaggregation ? { pd: { prefillPolicy: config.prefillPolicy, decodePolicy: config.decodePolicy } } : {}),
         policyOptions: {
           blockSize: config.blockSize,
           cacheThreshold: config.cacheThreshold,

@@ -4,7 +4,7 @@ import { REASONING_PARSER_NAMES, resolveReasoningParserName } from '../parsers/r
 import { resolveToolParserName, TOOL_PARSER_NAMES } from '../parsers/tools/registry.js';
 import { DEFAULT_DURATION_BUCKETS } from '../metrics/router-metrics.js';
 import { DEFAULT_POLICY_OPTIONS, POLICY_NAMES, type PolicyName } from '../routing/types.js';
-import { formatHelp, parseFlags, UsageError, type FlagSpec } from './args.js';
+import { formatHelp, parseFlags, UsageError, type FlagSpec, type ParsedFlags } from './args.js';
 
 export type TokenizerBackendName = 'native' | 'js';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -63,6 +63,18 @@ export interface RouterConfig {
   prometheusPort: number;
   prometheusDurationBuckets: number[];
   disablePrometheus: boolean;
+  /** Prefill/decode disaggregation: requests go to a prefill worker and a decode worker at once. */
+  pdDisaggregation: boolean;
+  prefillWorkers: PrefillWorker[];
+  decodeUrls: string[];
+  prefillPolicy: PolicyName;
+  decodePolicy: PolicyName;
+}
+
+export interface PrefillWorker {
+  url: string;
+  /** The KV bootstrap port decode workers fetch from; undefined = SGLang's default (8998). */
+  bootstrapPort?: number;
 }
 
 const defaultPrepThreads = Math.max(1, Math.min(4, availableParallelism()));
@@ -220,6 +232,19 @@ export const ROUTER_FLAGS: readonly FlagSpec[] = [
     help: 'Histogram bucket bounds for request duration and time to first token, ascending',
   },
   { name: 'disable-prometheus', kind: 'boolean', help: 'Do not open the /metrics listener' },
+  { name: 'pd-disaggregation', kind: 'boolean', default: false, help: 'Prefill/decode disaggregation: every request goes to a --prefill and a --decode worker at once' },
+  {
+    name: 'prefill',
+    kind: 'list',
+    default: [],
+    metavar: 'URL [BOOTSTRAP_PORT]',
+    help: "A prefill worker and, optionally, its KV bootstrap port (a number, or none for SGLang's 8998); repeat the flag per worker",
+  },
+  { name: 'decode', kind: 'list', default: [], metavar: 'URL', help: 'A decode worker; repeat the flag per worker (or list several)' },
+  // The issue's pair rule: the prefill leg goes where the prompt's prefix is cached, the decode leg
+  // where there is load and KV room to spare (selectPair filters decode workers by KV headroom first).
+  { name: 'prefill-policy', kind: 'string', default: 'cache_aware', choices: POLICY_NAMES, help: 'Routing policy of the prefill leg' },
+  { name: 'decode-policy', kind: 'string', default: 'power_of_two', choices: POLICY_NAMES, help: 'Routing policy of the decode leg, among decode workers with KV room for the request' },
   { name: 'help', kind: 'boolean', aliases: ['h'], help: 'Show this help' },
 ];
 
@@ -238,7 +263,8 @@ export function parseRouterConfig(argv: readonly string[], opts: { requireWorker
   const f = parseFlags(argv, ROUTER_FLAGS);
   if (f['help'] === true) return 'help';
   const workerUrls = (f['worker-urls'] as string[]).map(normalizeWorkerUrl);
-  if (opts.requireWorkers && workerUrls.length === 0) {
+  const pd = pdWorkers(f);
+  if (opts.requireWorkers && workerUrls.length === 0 && !pd.pdDisaggregation) {
     throw new UsageError('no workers: pass --worker-urls grpc://HOST:PORT [...] (or run `switchyard demo`)');
   }
   if (new Set(workerUrls).size !== workerUrls.length) throw new UsageError('--worker-urls lists the same worker twice');
@@ -288,6 +314,7 @@ export function parseRouterConfig(argv: readonly string[], opts: { requireWorker
     prometheusPort: f['prometheus-port'] as number,
     prometheusDurationBuckets: durationBuckets(f['prometheus-duration-buckets'] as string[]),
     disablePrometheus: f['disable-prometheus'] === true,
+    ...pd,
   };
   for (const key of ['model-path', 'tokenizer-path', 'chat-template', 'served-model-name'] as const) {
     const v = f[key];
@@ -298,6 +325,53 @@ export function parseRouterConfig(argv: readonly string[], opts: { requireWorker
     }
   }
   return config;
+}
+
+type PdSettings = Pick<RouterConfig, 'pdDisaggregation' | 'prefillWorkers' | 'decodeUrls' | 'prefillPolicy' | 'decodePolicy'>;
+
+/**
+ * The PD flags, checked together. `--prefill` values are read in order: a URL starts a worker, a bare
+ * port number (or `none`) right after it is that worker's bootstrap port.
+ */
+function pdWorkers(f: ParsedFlags): PdSettings {
+  const enabled = f['pd-disaggregation'] === true;
+  const prefillWorkers: PrefillWorker[] = [];
+  let portMayFollow = false;
+  for (const raw of f['prefill'] as string[]) {
+    if (!/^\d+$/.test(raw) && raw !== 'none') {
+      prefillWorkers.push({ url: normalizeWorkerUrl(raw) });
+      portMayFollow = true;
+      continue;
+    }
+    if (!portMayFollow) throw new UsageError(`--prefill: bootstrap port '${raw}' must follow a worker URL`);
+    portMayFollow = false;
+    if (raw === 'none') continue;
+    const port = Number(raw);
+    if (port < 1 || port > 65535) throw new UsageError(`--prefill: bootstrap port ${raw} is outside 1..65535`);
+    prefillWorkers[prefillWorkers.length - 1]!.bootstrapPort = port;
+  }
+  const decodeUrls = (f['decode'] as string[]).map(normalizeWorkerUrl);
+  const settings: PdSettings = {
+    pdDisaggregation: enabled,
+    prefillWorkers,
+    decodeUrls,
+    prefillPolicy: f['prefill-policy'] as PolicyName,
+    decodePolicy: f['decode-policy'] as PolicyName,
+  };
+  if (!enabled) {
+    if (prefillWorkers.length > 0 || decodeUrls.length > 0) throw new UsageError('--prefill and --decode need --pd-disaggregation');
+    return settings;
+  }
+  if ((f['worker-urls'] as string[]).length > 0) {
+    throw new UsageError('--worker-urls cannot be combined with --pd-disaggregation: every worker is a --prefill or a --decode worker');
+  }
+  if (prefillWorkers.length === 0 || decodeUrls.length === 0) {
+    throw new UsageError('--pd-disaggregation needs at least one --prefill URL [BOOTSTRAP_PORT] and one --decode URL');
+  }
+  const all = [...prefillWorkers.map((w) => w.url), ...decodeUrls];
+  const twice = all.find((u, i) => all.indexOf(u) !== i);
+  if (twice !== undefined) throw new UsageError(`worker ${twice} is listed twice among --prefill and --decode`);
+  return settings;
 }
 
 function optionalKey<K extends 'apiKey' | 'adminApiKey'>(flag: string, value: unknown, key: K): Partial<Record<K, string>> {

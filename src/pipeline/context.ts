@@ -16,6 +16,7 @@ export interface PipelineContext {
 /** The request's logger (pino's shape), bound to its request id. */
 export interface RequestLog {
   debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
 }
 
 /** Per-request facts the HTTP layer extracted (the pipeline never sees fastify). */

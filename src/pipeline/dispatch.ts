@@ -13,9 +13,10 @@
 import { ApiError } from '../errors.js';
 import type { GenerateRequest } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
 import type { RoutingMetrics } from '../metrics/routing-metrics.js';
-import { createPolicy, type PolicyName, type PolicyOptions, type RouteInput, type RoutingPolicy } from '../routing/index.js';
+import { createPolicy, selectPair, type PolicyName, type PolicyOptions, type RouteDecision, type RouteInput, type RoutingPolicy } from '../routing/index.js';
 import type { StateChange, WorkerEntry, WorkerFleet, WorkerLease, WorkerRole } from '../workers/fleet.js';
 import type { WorkerOutcome } from '../workers/grpc-errors.js';
+import { generatePair, type PairCall } from '../workers/pd-call.js';
 import type { GenerateCall, GenerateCallOptions, GenerateHandler } from '../workers/worker-client.js';
 import type { RequestLog } from './context.js';
 import { isRetryable, type RetryPolicy } from './retry-policy.js';
@@ -64,6 +65,8 @@ export interface DispatchRequest {
 
 export interface DispatcherOptions {
   policy: PolicyName;
+  /** Prefill/decode disaggregation: every attempt is a pair, each leg chosen by its own policy. */
+  pd?: { prefillPolicy: PolicyName; decodePolicy: PolicyName };
   policyOptions: Partial<PolicyOptions>;
   retry: RetryPolicy;
   metrics: RoutingMetrics;
@@ -103,7 +106,7 @@ export class Dispatcher {
     const key = `${model}\u0000${role}`;
     let p = this.policies.get(key);
     if (!p) {
-      p = createPolicy(this.opts.policy, this.opts.policyOptions);
+      p = createPolicy(this.policyNameFor(role), this.opts.policyOptions);
       this.policies.set(key, p);
       for (const e of this.fleet.list()) if (e.role === role) setCapacity(p, e);
     }
@@ -111,27 +114,66 @@ export class Dispatcher {
   }
 
   begin(req: DispatchRequest): RequestDispatch {
-    return new SingleWorkerDispatch(this, req);
+    return new RetryingDispatch(this, req, this.opts.pd ? pairAttempt : singleAttempt);
   }
 
   /** Picks a worker of `role` with the model's policy and leases it with the prompt tokens it is not expected to have cached. */
   lease(req: DispatchRequest, role: WorkerRole, tried: ReadonlySet<string>, attempt: number): { lease: WorkerLease; predictedCachedTokens: number } {
-    let entries = this.fleet.routable(role);
-    if (entries.length === 0) throw noAvailableWorkers();
+    const entries = this.candidates(role, tried);
+    const policy = this.policy(req.model, role);
+    return this.leaseChosen(req, role, entries, policy, policy.select(this.fleet.candidates(entries), req.input), attempt);
+  }
+
+  /**
+   * Picks a prefill and a decode worker together (selectPair: the prefill leg by its policy, the
+   * decode leg by its policy among decode workers with KV room for the request) and leases both.
+   */
+  leasePair(req: DispatchRequest, tried: ReadonlySet<string>, attempt: number): { prefill: WorkerLease; decode: WorkerLease; predictedCachedTokens: number } {
+    const prefills = this.candidates('prefill', tried);
+    const decodes = this.candidates('decode', tried);
+    const prefillPolicy = this.policy(req.model, 'prefill');
+    const decodePolicy = this.policy(req.model, 'decode');
+    const pair = selectPair(prefillPolicy, decodePolicy, this.fleet.candidates(prefills), this.fleet.candidates(decodes), req.input);
+    const prefill = this.leaseChosen(req, 'prefill', prefills, prefillPolicy, pair.prefill, attempt);
+    // The decode side receives the whole prompt's KV, cached on the prefill side or not.
+    const decode = this.leaseChosen(req, 'decode', decodes, decodePolicy, { id: pair.decode.id, predictedCachedTokens: 0 }, attempt);
+    return { prefill: prefill.lease, decode: decode.lease, predictedCachedTokens: prefill.predictedCachedTokens };
+  }
+
+  /** The routable workers of `role`, without those already tried while another one is left. */
+  private candidates(role: WorkerRole, tried: ReadonlySet<string>): WorkerEntry[] {
+    const entries = this.fleet.routable(role);
+    if (entries.length === 0) throw noAvailableWorkers(role);
     if (tried.size > 0 && entries.length > 1) {
       const fresh = entries.filter((e) => !tried.has(e.id));
-      if (fresh.length > 0) entries = fresh;
+      if (fresh.length > 0) return fresh;
     }
-    const policy = this.policy(req.model, role);
-    const decision = policy.select(this.fleet.candidates(entries), req.input);
+    return entries;
+  }
+
+  private leaseChosen(
+    req: DispatchRequest,
+    role: WorkerRole,
+    entries: readonly WorkerEntry[],
+    policy: RoutingPolicy,
+    decision: RouteDecision,
+    attempt: number,
+  ): { lease: WorkerLease; predictedCachedTokens: number } {
     const entry = entries.find((e) => e.id === decision.id);
     if (!entry) throw new ApiError(500, `routing policy ${policy.name} chose '${decision.id}', which was not a candidate`, { code: 'routing_error' });
     const promptTokens = req.input.tokens.length;
     const predicted = Math.min(decision.predictedCachedTokens, promptTokens);
     this.opts.metrics.decision(policy.name, entry.id);
-    req.log?.debug({ worker: entry.id, policy: policy.name, attempt, promptTokens, predictedCachedTokens: predicted }, 'routed');
+    req.log?.debug({ worker: entry.id, role, policy: policy.name, attempt, promptTokens, predictedCachedTokens: predicted }, 'routed');
     // Only the uncached part is new prefill work: crediting the whole prompt would push a shared prefix onto other workers.
     return { lease: this.fleet.lease(entry, promptTokens - predicted), predictedCachedTokens: predicted };
+  }
+
+  private policyNameFor(role: WorkerRole): PolicyName {
+    const pd = this.opts.pd;
+    if (pd && role === 'prefill') return pd.prefillPolicy;
+    if (pd && role === 'decode') return pd.decodePolicy;
+    return this.opts.policy;
   }
 
   get retry(): RetryPolicy {
@@ -152,31 +194,59 @@ function setCapacity(policy: RoutingPolicy, e: WorkerEntry): void {
   if (capacity > 0) policy.setCapacity(e.id, capacity);
 }
 
-export function noAvailableWorkers(): ApiError {
-  return new ApiError(503, 'All workers are unavailable (unhealthy, disabled or circuit breaker open); retry later', { code: 'no_available_workers' });
+export function noAvailableWorkers(role: WorkerRole = 'regular'): ApiError {
+  const which = role === 'regular' ? 'All workers' : `All ${role} workers`;
+  return new ApiError(503, `${which} are unavailable (unhealthy, disabled or circuit breaker open); retry later`, { code: 'no_available_workers' });
 }
 
-/** A regular (not disaggregated) request: every attempt is one worker. */
-class SingleWorkerDispatch implements RequestDispatch {
+/** An attempt chosen for a request, with the worker whose prompt-cache prediction the metrics check (none for a pair). */
+interface ChosenAttempt {
+  attempt: Attempt;
+  predictedCachedTokens: number;
+  cacheWorker: string | undefined;
+  /** The worker ids it leased, avoided by the next attempt while others are routable. */
+  workers: readonly string[];
+}
+
+type ChooseAttempt = (dispatcher: Dispatcher, req: DispatchRequest, tried: ReadonlySet<string>, number: number) => ChosenAttempt;
+
+/** A regular request: every attempt is one worker. */
+const singleAttempt: ChooseAttempt = (dispatcher, req, tried, number) => {
+  const { lease, predictedCachedTokens } = dispatcher.lease(req, 'regular', tried, number);
+  return { attempt: new WorkerAttempt(number, lease), predictedCachedTokens, cacheWorker: lease.entry.id, workers: [lease.entry.id] };
+};
+
+/**
+ * A disaggregated request: every attempt is a freshly chosen pair (and, in generatePair, a fresh
+ * bootstrap room). Its cached-token report comes from the decode leg, so no prediction is checked.
+ */
+const pairAttempt: ChooseAttempt = (dispatcher, req, tried, number) => {
+  const { prefill, decode, predictedCachedTokens } = dispatcher.leasePair(req, tried, number);
+  return { attempt: new PairAttempt(number, prefill, decode, req.log), predictedCachedTokens, cacheWorker: undefined, workers: [prefill.entry.id, decode.entry.id] };
+};
+
+/** One request's attempts, each chosen by `choose`, with the retry policy between them. */
+class RetryingDispatch implements RequestDispatch {
   private readonly tried = new Set<string>();
   private attempts = 0;
   private predicted = 0;
-  private worker = '';
+  private cacheWorker: string | undefined;
   private retryPending = false;
 
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly req: DispatchRequest,
+    private readonly choose: ChooseAttempt,
   ) {}
 
   next(): Attempt {
     const number = ++this.attempts;
     this.retryPending = false;
-    const { lease, predictedCachedTokens } = this.dispatcher.lease(this.req, 'regular', this.tried, number);
-    this.tried.add(lease.entry.id);
-    this.predicted = predictedCachedTokens;
-    this.worker = lease.entry.id;
-    return new WorkerAttempt(number, lease);
+    const chosen = this.choose(this.dispatcher, this.req, this.tried, number);
+    for (const id of chosen.workers) this.tried.add(id);
+    this.predicted = chosen.predictedCachedTokens;
+    this.cacheWorker = chosen.cacheWorker;
+    return chosen.attempt;
   }
 
   retryDelay(err: ApiError, remainingMs: number): number | undefined {
@@ -194,7 +264,7 @@ class SingleWorkerDispatch implements RequestDispatch {
     const m = this.dispatcher.metrics;
     if (this.retryPending) m.retry(this.req.route, 'cancelled');
     else if (this.attempts > 1) m.retry(this.req.route, result === 'ok' ? 'success' : result === 'failed' ? 'failure' : 'cancelled');
-    if (result === 'ok' && reportedCachedTokens !== undefined) m.cachedTokens(this.worker, this.predicted, reportedCachedTokens);
+    if (result === 'ok' && reportedCachedTokens !== undefined && this.cacheWorker !== undefined) m.cachedTokens(this.cacheWorker, this.predicted, reportedCachedTokens);
   }
 }
 
@@ -220,6 +290,42 @@ class WorkerAttempt implements Attempt {
 
   finish(outcome: WorkerOutcome, reason?: string): void {
     this.lease.finish(outcome, reason);
+  }
+}
+
+/**
+ * A prefill and a decode worker serving one attempt together: the call runs both legs (generatePair),
+ * abort and finish reach both.
+ */
+class PairAttempt implements Attempt {
+  readonly worker: string;
+  private pair: PairCall | undefined;
+
+  constructor(
+    readonly number: number,
+    private readonly prefill: WorkerLease,
+    private readonly decode: WorkerLease,
+    private readonly log: RequestLog | undefined,
+  ) {
+    this.worker = `prefill=${prefill.entry.id},decode=${decode.entry.id}`;
+  }
+
+  call(request: GenerateRequest, handler: GenerateHandler, opts: GenerateCallOptions): GenerateCall {
+    this.pair = generatePair(this.prefill, this.decode, request, handler, {
+      ...opts,
+      onLatePrefillError: (err) => this.log?.warn({ worker: this.prefill.entry.id, err: err.message }, 'prefill leg failed after the decode leg finished'),
+    });
+    return this.pair;
+  }
+
+  abort(_requestId: string, reason: string): void {
+    this.pair?.abort(reason);
+  }
+
+  finish(outcome: WorkerOutcome, reason?: string): void {
+    if (this.pair) return this.pair.finish(outcome, reason);
+    this.prefill.finish(outcome, reason);
+    this.decode.finish(outcome, reason);
   }
 }
 

@@ -193,8 +193,9 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
   app.get('/readiness', async (_, reply) => {
     const routable = ctx.fleet.routable().length;
     const total = ctx.fleet.list().length;
-    if (routable > 0) return { status: 'ready', healthy_workers: routable, total_workers: total };
-    return reply.status(503).send({ status: 'not ready', reason: 'no worker is routable (healthy, enabled, circuit breaker closed)', healthy_workers: 0, total_workers: total });
+    if (ctx.fleet.canServe()) return { status: 'ready', healthy_workers: routable, total_workers: total };
+    const reason = 'no worker (with PD: no prefill and decode pair) is routable (healthy, enabled, circuit breaker closed)';
+    return reply.status(503).send({ status: 'not ready', reason, healthy_workers: routable, total_workers: total });
   });
 
   return app;

@@ -2,6 +2,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadTokenizer, type Tokenizer } from '../../native/tokenizer.js';
 import { loadModelAssets } from '../tokenizer/assets.js';
+import { DISAGGREGATION_MODES, type DisaggregationMode } from './directives.js';
 import { startSimWorker } from './server.js';
 import { OUTPUT_STYLES, type OutputStyle } from './styles.js';
 
@@ -36,6 +37,12 @@ Options:
                             deepseek-v3, llama3-json, llama3-python-tag, mistral, kimi-k2, glm45,
                             qwen3-coder, gpt-oss (Harmony)
                             (default plain)
+  --disaggregation-mode M   null (an ordinary worker), prefill or decode, as SGLang's flag: prefill
+                            and decode workers require disaggregated_params; a prefill worker
+                            answers with the first token only, finish reason "length"; the
+                            directives <<sim prefill-error=STATUS>> and <<sim prefill-delay-ms=N>>
+                            act on prefill workers only, <<sim decode-delay-ms=N>> on
+                            decode workers only (default null)
   -h, --help                show this help
 `;
 
@@ -55,6 +62,7 @@ const OPTIONS = {
   'dp-size': { type: 'string' },
   'api-key': { type: 'string' },
   'output-style': { type: 'string' },
+  'disaggregation-mode': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -81,6 +89,8 @@ export async function runSimCommand(argv: string[]): Promise<number> {
   }
   const style = values['output-style'] ?? 'plain';
   if (!OUTPUT_STYLES.includes(style as OutputStyle)) return usageError(`--output-style must be one of ${OUTPUT_STYLES.join(', ')}`);
+  const mode = values['disaggregation-mode'] ?? 'null';
+  if (!DISAGGREGATION_MODES.includes(mode as DisaggregationMode)) return usageError(`--disaggregation-mode must be one of ${DISAGGREGATION_MODES.join(', ')}`);
   const path = values['tokenizer-path'];
   if (!path) return usageError('--tokenizer-path is required');
   const dir = resolve(path.endsWith('.json') ? dirname(path) : path);
@@ -117,6 +127,7 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     dpSize: flags.dpSize,
     ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
     outputStyle: style as OutputStyle,
+    disaggregationMode: mode as DisaggregationMode,
   });
   process.stdout.write(`sim worker listening on ${worker.url}\n`);
   await new Promise<void>((resolve) => {

@@ -18,13 +18,34 @@ export interface Directives {
   legacyError?: { message: string; httpStatusCode: string };
   /** Extra delay before the request reaches the scheduler. */
   delayMs?: number;
+  /** Like `error`, on a prefill-role worker only (both legs of a PD pair see the same prompt). */
+  prefillError?: { code: number; message: string };
+  /** Like `delayMs`, on a prefill-role worker only (added to it). */
+  prefillDelayMs?: number;
+  /** Like `delayMs`, on a decode-role worker only (added to it): a slow KV transfer. */
+  decodeDelayMs?: number;
+}
+
+/** SGLang's --disaggregation-mode: 'null' is an ordinary worker. */
+export type DisaggregationMode = 'null' | 'prefill' | 'decode';
+export const DISAGGREGATION_MODES: readonly DisaggregationMode[] = ['null', 'prefill', 'decode'];
+
+/** The directives a worker in `mode` acts on: a prefill or decode worker takes on its role's own. */
+export function directivesForMode(d: Directives, mode: DisaggregationMode): Directives {
+  const extraDelay = mode === 'prefill' ? d.prefillDelayMs : mode === 'decode' ? d.decodeDelayMs : undefined;
+  const error = mode === 'prefill' ? d.prefillError : undefined;
+  if (extraDelay === undefined && error === undefined) return d;
+  const out: Directives = { ...d };
+  if (error !== undefined) out.error = error;
+  if (extraDelay !== undefined) out.delayMs = (d.delayMs ?? 0) + extraDelay;
+  return out;
 }
 
 export class DirectiveError extends Error {}
 
 const OPEN = '<<sim';
 const CLOSE = '>>';
-const KNOWN = new Set(['reply', 'tokens', 'error', 'message', 'fail-after', 'legacy-error', 'status', 'http-status', 'delay-ms']);
+const KNOWN = new Set(['reply', 'tokens', 'error', 'message', 'fail-after', 'legacy-error', 'status', 'http-status', 'delay-ms', 'prefill-error', 'prefill-delay-ms', 'decode-delay-ms']);
 
 export function parseDirectives(text: string): Directives {
   const out: Directives = {};
@@ -100,6 +121,12 @@ function apply(out: Directives, attrs: Map<string, string>): void {
   } else if (code !== undefined) {
     out.error = { code, message: message ?? `simulated ${GrpcStatus[code]}` };
   }
+  if (attrs.has('prefill-error')) {
+    const prefillCode = statusCode(attrs.get('prefill-error')!);
+    out.prefillError = { code: prefillCode, message: message ?? `simulated prefill ${GrpcStatus[prefillCode]}` };
+  }
+  if (attrs.has('prefill-delay-ms')) out.prefillDelayMs = count(attrs, 'prefill-delay-ms');
+  if (attrs.has('decode-delay-ms')) out.decodeDelayMs = count(attrs, 'decode-delay-ms');
   if (attrs.has('legacy-error')) {
     // `legacy-error=503` names the HTTP status; any other value is the message.
     const raw = attrs.get('legacy-error')!;

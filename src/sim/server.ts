@@ -17,11 +17,13 @@ import {
   type SchedulerLoad,
   type SglangSchedulerServer,
 } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
+import type { DisaggregationMode } from './directives.js';
 import { SimEngine } from './engine.js';
 import { ReplyScript, type SimTokenizer } from './script.js';
 import { GenerateSession, type SessionContext } from './session.js';
 
 export type { SimTokenizer } from './script.js';
+export type { DisaggregationMode } from './directives.js';
 
 export interface SimWorkerOptions {
   /** Default 127.0.0.1. */
@@ -58,6 +60,12 @@ export interface SimWorkerOptions {
   weightVersion?: string;
   /** Reply format when the prompt carries no reply directive (see styles.ts). Default 'plain'. */
   outputStyle?: OutputStyle;
+  /**
+   * SGLang's --disaggregation-mode. 'prefill' and 'decode' reject a Generate without
+   * disaggregated_params (INVALID_ARGUMENT); a prefill worker answers with the first token only
+   * (finish reason "length"). The 'request' event carries the params it got. Default 'null'.
+   */
+  disaggregationMode?: DisaggregationMode;
 }
 
 export interface SimWorkerStats {
@@ -82,7 +90,7 @@ export interface SimWorker {
   readonly port: number;
   /** grpc://host:port */
   readonly url: string;
-  /** 'request' (GenerateRequest, with its data_parallel_rank), 'cancelled' (requestId), 'abort' (requestId), 'finished' (requestId, reason, index), 'flushed'. */
+  /** 'request' (GenerateRequest, with its data_parallel_rank and disaggregated_params), 'cancelled' (requestId), 'abort' (requestId), 'finished' (requestId, reason, index), 'flushed'. */
   readonly events: EventEmitter;
   stats(): SimWorkerStats;
   setHealthy(healthy: boolean): void;
@@ -117,6 +125,7 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
   const weightVersion = opts.weightVersion ?? 'default';
   const latency = opts.latency ?? {};
   const prefillChunk = latency.prefillChunk ?? 2048;
+  const disaggregationMode = opts.disaggregationMode ?? 'null';
 
   const engines = Array.from(
     { length: dpSize },
@@ -149,6 +158,7 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
     vocabSize,
     blockSize,
     outputStyle: opts.outputStyle ?? 'plain',
+    disaggregationMode,
     pickEngine: (rank) => {
       if (rank > 0) return engines[rank]!;
       let best = engines[0]!;
@@ -189,7 +199,7 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
       disaggregation:
         all || include.has('disagg')
           ? {
-              mode: 'null',
+              mode: disaggregationMode,
               prefillPreallocQueueReqs: 0,
               prefillInflightQueueReqs: 0,
               decodePreallocQueueReqs: 0,
@@ -321,7 +331,7 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
             chunked_prefill_size: prefillChunk,
             schedule_policy: 'fcfs',
             load_balance_method: 'shortest_queue',
-            disaggregation_mode: 'null',
+            disaggregation_mode: disaggregationMode,
             is_embedding: false,
             skip_tokenizer_init: true,
             weight_version: weightVersion,

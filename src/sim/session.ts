@@ -1,12 +1,12 @@
 import { status as GrpcStatus, type ServerWritableStream } from '@grpc/grpc-js';
 import { GenerateResponse, type GenerateRequest } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
-import { DirectiveError, parseDirectives, type Directives } from './directives.js';
+import { DirectiveError, directivesForMode, parseDirectives, type Directives, type DisaggregationMode } from './directives.js';
 import { styledReply, type OutputStyle } from './styles.js';
 import type { SimEngine, Seq, SeqSpec } from './engine.js';
 import { hashPrompt, type PromptHash } from './kv-cache.js';
 import { inputLogprobs, outputLogprobs } from './logprobs.js';
 import { mix32, type ReplyPlan, type ReplyScript, type SimTokenizer } from './script.js';
-import { validateGenerate } from './validate.js';
+import { validateDisaggregation, validateGenerate } from './validate.js';
 
 /** What a Generate call needs from the worker around it. */
 export interface SessionContext {
@@ -16,6 +16,12 @@ export interface SessionContext {
   readonly vocabSize: number;
   readonly blockSize: number;
   readonly outputStyle: OutputStyle;
+  /**
+   * 'prefill': the worker runs the prompt and ends with the first token, finish reason "length", as
+   * an SGLang prefill server does once the KV went to the decode side; 'decode' generates as usual.
+   * Both require disaggregated_params.
+   */
+  readonly disaggregationMode: DisaggregationMode;
   /** The engine of DP rank `rank`, or the least busy one for rank 0 (proto3's unset). */
   pickEngine(rank: number): SimEngine;
   onPromptAccepted(tokens: number): void;
@@ -73,14 +79,15 @@ export class GenerateSession {
 
   async run(): Promise<void> {
     const req = this.call.request;
-    const invalid = validateGenerate(req, this.ctx.maxContextLength);
+    const mode = this.ctx.disaggregationMode;
+    const invalid = validateGenerate(req, this.ctx.maxContextLength) ?? (mode === 'null' ? null : validateDisaggregation(req, mode));
     if (invalid !== null) return this.fail(GrpcStatus.INVALID_ARGUMENT, invalid);
     const prompt = req.tokenized!.inputIds;
     let directives: Directives;
     let text: string;
     try {
       text = promptText(this.ctx.tokenizer, prompt);
-      directives = parseDirectives(text);
+      directives = directivesForMode(parseDirectives(text), mode);
     } catch (err) {
       if (err instanceof DirectiveError) return this.fail(GrpcStatus.INVALID_ARGUMENT, err.message);
       throw err;
@@ -137,6 +144,10 @@ export class GenerateSession {
     return hit;
   }
 
+  private get prefillOnly(): boolean {
+    return this.ctx.disaggregationMode === 'prefill';
+  }
+
   private specBase(hash: PromptHash): Omit<SeqSpec, 'plan' | 'maxNew' | 'onRelease'> {
     const req = this.call.request;
     const p = req.samplingParams!;
@@ -163,7 +174,7 @@ export class GenerateSession {
     c.seq = this.engine!.submit({
       ...this.specBase(hash),
       plan: c.plan,
-      maxNew: req.samplingParams!.maxNewTokens ?? this.ctx.maxContextLength - promptLen - 1,
+      maxNew: this.prefillOnly ? 1 : (req.samplingParams!.maxNewTokens ?? this.ctx.maxContextLength - promptLen - 1),
       onRelease: (seq) => this.onRelease(c, seq),
     });
   }
@@ -197,8 +208,12 @@ export class GenerateSession {
     }
   }
 
-  private emitFinal(c: Choice, ids: number[], generated: number, cached: number, reason: string, matched: number): void {
+  private emitFinal(c: Choice, ids: number[], generated: number, cached: number, engineReason: string, engineMatched: number): void {
     const req = this.call.request;
+    // A prefill server's request ends once its KV is handed over, whatever token it sampled.
+    const handedOver = this.prefillOnly && engineReason !== 'abort';
+    const reason = handedOver ? 'length' : engineReason;
+    const matched = handedOver ? -1 : engineMatched;
     if (this.stream) {
       this.writeChunk(c, ids, generated, cached);
       if (this.checkFailAfter()) return;

@@ -41,3 +41,15 @@ export function validateGenerate(req: GenerateRequest, maxContextLength: number)
   }
   return null;
 }
+
+/**
+ * A disaggregated worker (prefill or decode role) cannot run a request without the KV bootstrap
+ * rendezvous: where the prefill side serves the KV, and the room both legs meet in.
+ */
+export function validateDisaggregation(req: GenerateRequest, mode: 'prefill' | 'decode'): string | null {
+  const d = req.disaggregatedParams;
+  if (!d || d.bootstrapHost === '') return `disaggregated_params (bootstrap_host, bootstrap_port, bootstrap_room) are required by a ${mode} worker`;
+  if (d.bootstrapPort < 1 || d.bootstrapPort > 65535) return `disaggregated_params.bootstrap_port ${d.bootstrapPort} is outside 1..65535`;
+  if (d.bootstrapRoom < 0) return `disaggregated_params.bootstrap_room must not be negative, got ${d.bootstrapRoom}`;
+  return null;
+}

@@ -194,6 +194,12 @@ export class WorkerFleet extends EventEmitter {
     return this.entries.filter((e) => (role === undefined || e.role === role) && this.isRoutable(e, now));
   }
 
+  /** A request can be served now: by a routable regular worker, or by a routable prefill and decode pair. */
+  canServe(): boolean {
+    const roles = new Set(this.routable().map((e) => e.role));
+    return roles.has('regular') || (roles.has('prefill') && roles.has('decode'));
+  }
+
   candidates(entries: readonly WorkerEntry[]): RoutingCandidate[] {
     return entries.map((e) => (e.load ? { id: e.id, inFlight: e.inFlight, inFlightTokens: e.inFlightTokens, load: e.load } : { id: e.id, inFlight: e.inFlight, inFlightTokens: e.inFlightTokens }));
   }

@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { loadTokenizer, type Tokenizer } from '../../native/tokenizer.js';
 import { parseRouterConfig, type RouterConfig } from '../../src/config/router-config.js';
 import { startRouter, type RunningRouter } from '../../src/router.js';
-import { startSimWorker, type SimWorker, type SimWorkerOptions } from '../../src/sim/server.js';
+import { startSimWorker, type DisaggregationMode, type SimWorker, type SimWorkerOptions } from '../../src/sim/server.js';
 import { loadModelAssets } from '../../src/tokenizer/assets.js';
 import { bundledTokenizerDir, type BundledModel } from '../../src/tokenizer/bundled.js';
 
@@ -40,6 +40,23 @@ export interface HarnessOptions {
   sim?: Partial<SimWorkerOptions>;
   routerArgs?: string[];
   config?: Partial<RouterConfig>;
+  /**
+   * Prefill/decode disaggregation instead of `workers`: this many prefill sims, then decode sims
+   * (in `workers` in that order), registered with --prefill URL [bootstrapPorts[i]] and --decode URL.
+   */
+  pd?: { prefill: number; decode: number; bootstrapPorts?: ReadonlyArray<number | undefined> };
+}
+
+/** The router flags that register `workers`: --worker-urls, or --prefill/--decode ones in PD mode. */
+function workerArgs(workers: readonly SimWorker[], pd: HarnessOptions['pd']): string[] {
+  if (!pd) return ['--worker-urls', ...workers.map((w) => w.url)];
+  const args = ['--pd-disaggregation'];
+  workers.forEach((w, i) => {
+    if (i >= pd.prefill) return void args.push('--decode', w.url);
+    const port = pd.bootstrapPorts?.[i];
+    args.push('--prefill', w.url, ...(port === undefined ? [] : [String(port)]));
+  });
+  return args;
 }
 
 /** Simulated SRT workers on loopback gRPC, the router on an ephemeral HTTP port, and an official OpenAI client. */
@@ -48,7 +65,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const tokenizer = await bundledTokenizer(opts.bundled ?? 'qwen3');
   const assets = await loadModelAssets(dir);
   const workers: SimWorker[] = [];
-  for (let i = 0; i < (opts.workers ?? 1); i++) {
+  const pd = opts.pd;
+  const modes: DisaggregationMode[] = pd
+    ? [...Array<DisaggregationMode>(pd.prefill).fill('prefill'), ...Array<DisaggregationMode>(pd.decode).fill('decode')]
+    : Array<DisaggregationMode>(opts.workers ?? 1).fill('null');
+  for (const disaggregationMode of modes) {
     workers.push(
       await startSimWorker({
         tokenizer,
@@ -56,6 +77,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         servedModelName: MODEL,
         eosTokenIds: assets.eosTokenIds,
         latency: { prefillTokensPerSec: 0, decodeBaseMs: 0, decodePerReqMs: 0 },
+        disaggregationMode,
         ...opts.sim,
       }),
     );
@@ -64,7 +86,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     [
       '--port', '0',
       '--prometheus-port', '0',
-      '--worker-urls', ...workers.map((w) => w.url),
+      ...workerArgs(workers, pd),
       '--tokenizer-path', dir,
       '--served-model-name', MODEL,
       '--log-level', 'silent',

@@ -178,6 +178,7 @@ describe('sim engine: batching and latency', () => {
       script: await ReplyScript.create(charTokenizer),
       maxContextLength: 1000,
       vocabSize: EOS + 1,
+      disaggregationMode: 'null',
       outputStyle: 'plain',
       blockSize: 16,
       pickEngine: () => engine,
