@@ -1,3 +1,4 @@
+import { POLICY_NAMES } from '../routing/index.js';
 import type { Counter, Histogram, Registry } from './registry.js';
 
 /** How a retry (an attempt after the first) ended. */
@@ -63,5 +64,12 @@ export class RoutingMetrics {
   cachedTokens(worker: string, predicted: number, reported: number): void {
     this.predicted.labels(worker).inc(predicted);
     this.reported.labels(worker).inc(reported);
+  }
+
+  /** A worker left the fleet: its series go with it, so churn does not grow the label set without bound. */
+  forgetWorker(worker: string): void {
+    for (const policy of POLICY_NAMES) this.decisions.remove(policy, worker);
+    this.predicted.remove(worker);
+    this.reported.remove(worker);
   }
 }

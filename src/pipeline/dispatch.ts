@@ -79,7 +79,10 @@ export class Dispatcher {
     private readonly fleet: WorkerFleet,
     private readonly opts: DispatcherOptions,
   ) {
-    fleet.on('removed', (entries: readonly WorkerEntry[]) => this.forget(entries));
+    fleet.on('removed', (entries: readonly WorkerEntry[]) => {
+      this.forget(entries);
+      for (const e of entries) opts.metrics.forgetWorker(e.id);
+    });
     // An emptied KV cache holds none of the prefixes the policies credit it with; its capacity is unchanged.
     fleet.on('flushed', (entries: readonly WorkerEntry[]) => {
       this.forget(entries);
@@ -91,6 +94,10 @@ export class Dispatcher {
       const e = c.to === 'ready' ? fleet.get(c.id) : undefined;
       if (e) this.learnCapacities([e]);
     });
+  }
+
+  isRegistered(workerId: string): boolean {
+    return this.fleet.get(workerId) !== undefined;
   }
 
   private forget(entries: readonly WorkerEntry[]): void {
@@ -264,7 +271,11 @@ class RetryingDispatch implements RequestDispatch {
     const m = this.dispatcher.metrics;
     if (this.retryPending) m.retry(this.req.route, 'cancelled');
     else if (this.attempts > 1) m.retry(this.req.route, result === 'ok' ? 'success' : result === 'failed' ? 'failure' : 'cancelled');
-    if (result === 'ok' && reportedCachedTokens !== undefined && this.cacheWorker !== undefined) m.cachedTokens(this.cacheWorker, this.predicted, reportedCachedTokens);
+    const worker = this.cacheWorker;
+    // A request that drained on a removed worker must not bring back the series its removal dropped.
+    if (result === 'ok' && reportedCachedTokens !== undefined && worker !== undefined && this.dispatcher.isRegistered(worker)) {
+      m.cachedTokens(worker, this.predicted, reportedCachedTokens);
+    }
   }
 }
 
