@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: router-added latency, relay throughput and prep-pool throughput on this machine.
+ * `npm run bench`: router-added latency, relay throughput, prep-pool throughput and parser cost on this machine.
  * Progress goes to stderr, the markdown results to stdout; a full run also refreshes the results
  * block of BENCHMARKS.md.
  */
@@ -10,20 +10,22 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadTokenizer } from '../native/tokenizer.js';
+import { loadModelAssets } from '../src/tokenizer/assets.js';
 import { bundledTokenizerDir } from '../src/tokenizer/bundled.js';
 import type { BenchContext } from './context.js';
 import { runLatency, type LatencySettings } from './latency.js';
+import { routerTokenCost, runParsers, type ParserSettings } from './parsers.js';
 import { runPrep, type PrepSettings } from './prep.js';
 import { summarizeProfile } from './profile.js';
 import { PromptFactory } from './prompts.js';
-import { runRelay, type RelaySettings } from './relay.js';
+import { measureRoutedRelay, runRelay, type RelaySettings } from './relay.js';
 import { machineLine, renderResults, type BenchResults } from './report.js';
 
 const USAGE = `Usage: npm run bench [-- OPTIONS]
 
 Options:
   --quick               ~40 s smoke run (short windows; BENCHMARKS.md is left alone)
-  --only LIST           scenarios to run, comma-separated: latency,relay,prep (default: all)
+  --only LIST           scenarios to run, comma-separated: latency,relay,prep,parsers (default: all)
   --concurrency LIST    latency scenario stream counts (default 1,64,256)
   --prep-threads N      prep pool threads (default: the router's, min(4, cores))
   --profile DIR         also profile the router thread (extra runs, not in the results) into DIR/*.cpuprofile
@@ -31,7 +33,7 @@ Options:
   -h, --help            show this help
 `;
 
-const SCENARIOS = ['latency', 'relay', 'prep'] as const;
+const SCENARIOS = ['latency', 'relay', 'prep', 'parsers'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BENCHMARKS_MD = join(ROOT, 'BENCHMARKS.md');
@@ -93,6 +95,13 @@ async function main(argv: string[]): Promise<number> {
     measureMs: quick ? 700 : 5_000,
     floorMs: quick ? 300 : 1_500,
   };
+  const parsers: ParserSettings = {
+    warmupMs: quick ? 20 : 100,
+    sampleMs: quick ? 15 : 60,
+    repeats: quick ? 3 : 5,
+  };
+  // Without the relay scenario, the router's per-token cost comes from one shorter paced routed run.
+  const routerCostRun: RelaySettings = { ...relay, warmupMs: quick ? 300 : 1_000, measureMs: quick ? 1_000 : 4_000 };
 
   const started = performance.now();
   const results: BenchResults = {
@@ -105,9 +114,10 @@ async function main(argv: string[]): Promise<number> {
   const dir = bundledTokenizerDir('qwen3');
   const tokenizer = await loadTokenizer(join(dir, 'tokenizer.json'), 'native');
   const prompts = await PromptFactory.create(tokenizer, dir);
+  const { eosTokenIds } = await loadModelAssets(dir);
   for (const [i, n] of [[0, 1000], [1, 1000], [2, 8000]] as const) await prompts.verify(prompts.make(i, n));
 
-  const ctx: BenchContext = { prompts, log };
+  const ctx: BenchContext = { prompts, tokenizer, eosTokenIds, log };
   const profileDir = values.profile;
   if (profileDir) {
     await mkdir(profileDir, { recursive: true });
@@ -142,6 +152,13 @@ async function main(argv: string[]): Promise<number> {
   });
   await attempt('prep', async () => {
     results.prep = { settings: prep, rows: await runPrep(ctx, prep) };
+  });
+  await attempt('parsers', async () => {
+    const result = await runParsers(ctx, parsers);
+    const router = results.relay
+      ? routerTokenCost(results.relay.result.routed, 'the paced routed relay run above')
+      : routerTokenCost(await measureRoutedRelay(ctx, routerCostRun), `a paced routed relay run (${routerCostRun.streams} streams, ${routerCostRun.measureMs / 1000} s) after the parser runs`);
+    results.parsers = { settings: parsers, result, router };
   });
   results.durationSec = (performance.now() - started) / 1000;
 
