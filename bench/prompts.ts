@@ -17,7 +17,7 @@ export interface Prompt {
 }
 
 // Short function words first, so the text has about the characters per token of English prose.
-const WORDS = `the of and to in is that it for on was with as at by from or an be this not but are have had were
+export const WORDS = `the of and to in is that it for on was with as at by from or an be this not but are have had were
 which one all can there we they their will up out if about into than then them these so some her his him would more when
 what who its now how do each she may like over our only also any new very after just most other such where through back
 time year people way day man thing woman life child world school state family student group country problem

@@ -26,22 +26,13 @@ export interface RelayResult {
  * (a fixed decode step), and tokens per event shows whether chunks stayed single tokens.
  */
 export async function runRelay(ctx: BenchContext, s: RelaySettings): Promise<RelayResult> {
-  const load = (base: number, measureMs: number): PathLoad => ({
-    concurrency: s.streams,
-    staggerMs: 500,
-    warmupMs: s.warmupMs,
-    measureMs,
-    promptTokens: s.promptTokens,
-    maxTokens: s.tokensPerRequest,
-    base,
-  });
+  const load = (base: number, measureMs: number) => relayLoad(s, base, measureMs);
   const run = async (e: Endpoints, path: Path, label: string, base: number) => {
     const r = await measurePath(ctx, e, path, load(base, s.measureMs));
     ctx.log(`relay ${label}: ${Math.round(r.tokensPerSec)} tokens/s in ${Math.round(r.eventsPerSec)} events/s, router loop delay p99 ${r.loop?.p99.toFixed(2) ?? '–'} ms`);
     return r;
   };
-  const paced = { latency: { prefillTokensPerSec: 0, decodeBaseMs: s.pacedStepMs, decodePerReqMs: 0 } };
-  const { direct, routed } = await withEndpoints(paced, async (e) => {
+  const { direct, routed } = await withEndpoints(pacedSim(s), async (e) => {
     const direct = await run(e, 'direct', 'direct, paced', 700_000_000);
     const routed = await run(e, 'routed', 'routed, paced', 700_000_000);
     if (ctx.profile) {
@@ -55,4 +46,25 @@ export async function runRelay(ctx: BenchContext, s: RelaySettings): Promise<Rel
   const unpaced = { latency: { prefillTokensPerSec: 0, decodeBaseMs: 0, decodePerReqMs: 0 } };
   const routedUnpaced = await withEndpoints(unpaced, (e) => run(e, 'routed', 'routed, unpaced', 710_000_000));
   return { direct, routed, routedUnpaced };
+}
+
+function relayLoad(s: RelaySettings, base: number, measureMs: number): PathLoad {
+  return {
+    concurrency: s.streams,
+    staggerMs: 500,
+    warmupMs: s.warmupMs,
+    measureMs,
+    promptTokens: s.promptTokens,
+    maxTokens: s.tokensPerRequest,
+    base,
+  };
+}
+
+function pacedSim(s: RelaySettings) {
+  return { latency: { prefillTokensPerSec: 0, decodeBaseMs: s.pacedStepMs, decodePerReqMs: 0 } };
+}
+
+/** The paced routed relay row alone (for scenarios that need the router's cost per streamed token). */
+export async function measureRoutedRelay(ctx: BenchContext, s: RelaySettings): Promise<PathStats> {
+  return withEndpoints(pacedSim(s), (e) => measurePath(ctx, e, 'routed', relayLoad(s, 720_000_000, s.measureMs)));
 }

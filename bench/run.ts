@@ -1,8 +1,8 @@
 /**
- * `npm run bench`: router-added latency, relay throughput and prep-pool throughput on this machine,
- * and the cache-hit simulation of the routing policies (virtual time). Progress goes to stderr, the
- * markdown results to stdout; a full run refreshes the results block of BENCHMARKS.md, and any
- * non-quick run of the simulation refreshes its own block.
+ * `npm run bench`: router-added latency, relay throughput, prep-pool throughput and parser cost on this
+ * machine, the routing decision cost, and the cache-hit simulation of the routing policies (virtual time).
+ * Progress goes to stderr, the markdown results to stdout; a full run refreshes the results block of
+ * BENCHMARKS.md, and any non-quick run of the simulation refreshes its own block.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadTokenizer } from '../native/tokenizer.js';
+import { loadModelAssets } from '../src/tokenizer/assets.js';
 import { bundledTokenizerDir } from '../src/tokenizer/bundled.js';
 import { cacheSimSection } from './cachesim/report.js';
 import { runCacheSim } from './cachesim/run.js';
@@ -18,10 +19,11 @@ import { cacheSimSettings } from './cachesim/settings.js';
 import type { BenchContext } from './context.js';
 import { runHarmony, type HarmonySettings } from './harmony.js';
 import { runLatency, type LatencySettings } from './latency.js';
+import { routerTokenCost, runParsers, type ParserSettings } from './parsers.js';
 import { runPrep, type PrepSettings } from './prep.js';
 import { summarizeProfile } from './profile.js';
 import { PromptFactory } from './prompts.js';
-import { runRelay, type RelaySettings } from './relay.js';
+import { measureRoutedRelay, runRelay, type RelaySettings } from './relay.js';
 import { machineLine, renderResults, type BenchResults } from './report.js';
 import { runRouting, type RoutingSettings } from './routing.js';
 
@@ -29,7 +31,7 @@ const USAGE = `Usage: npm run bench [-- OPTIONS]
 
 Options:
   --quick               ~40 s smoke run (short windows and traces; BENCHMARKS.md is left alone)
-  --only LIST           scenarios to run, comma-separated: latency,relay,prep,routing,cachesim,harmony (default: all)
+  --only LIST           scenarios to run, comma-separated: latency,relay,prep,routing,cachesim,harmony,parsers (default: all)
   --concurrency LIST    latency scenario stream counts (default 1,64,256)
   --prep-threads N      prep pool threads (default: the router's, min(4, cores))
   --profile DIR         also profile the router thread (extra runs, not in the results) into DIR/*.cpuprofile
@@ -37,10 +39,10 @@ Options:
   -h, --help            show this help
 `;
 
-const SCENARIOS = ['latency', 'relay', 'prep', 'routing', 'cachesim', 'harmony'] as const;
+const SCENARIOS = ['latency', 'relay', 'prep', 'routing', 'cachesim', 'harmony', 'parsers'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /** The scenarios that drive a live router and sim, and so need the checked prompts. */
-const LIVE: readonly string[] = ['latency', 'relay', 'prep'];
+const LIVE: readonly string[] = ['latency', 'relay', 'prep', 'parsers'];
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BENCHMARKS_MD = join(ROOT, 'BENCHMARKS.md');
 const RESULTS_BLOCK = 'results';
@@ -109,6 +111,13 @@ async function main(argv: string[]): Promise<number> {
     traceRepeats: quick ? 1 : 3,
   };
   const harmony: HarmonySettings = { rounds: quick ? 50 : 400 };
+  const parsers: ParserSettings = {
+    warmupMs: quick ? 20 : 100,
+    sampleMs: quick ? 15 : 60,
+    repeats: quick ? 3 : 5,
+  };
+  // Without the relay scenario, the router's per-token cost comes from one shorter paced routed run.
+  const routerCostRun: RelaySettings = { ...relay, warmupMs: quick ? 300 : 1_000, measureMs: quick ? 1_000 : 4_000 };
 
   const started = performance.now();
   const results: BenchResults = {
@@ -130,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
   };
   // Only the live scenarios need prompts (and the tokenizer that checks them); the others run on synthetic ids.
   if (only.some((s) => LIVE.includes(s))) {
-    const ctx: BenchContext = { prompts: await benchPrompts(), log };
+    const ctx: BenchContext = { ...(await benchModel()), log };
     const profileDir = values.profile;
     if (profileDir) {
       await mkdir(profileDir, { recursive: true });
@@ -154,6 +163,13 @@ async function main(argv: string[]): Promise<number> {
     });
     await attempt('prep', async () => {
       results.prep = { settings: prep, rows: await runPrep(ctx, prep) };
+    });
+    await attempt('parsers', async () => {
+      const result = await runParsers(ctx, parsers);
+      const router = results.relay
+        ? routerTokenCost(results.relay.result.routed, 'the paced routed relay run above')
+        : routerTokenCost(await measureRoutedRelay(ctx, routerCostRun), `a paced routed relay run (${routerCostRun.streams} streams, ${routerCostRun.measureMs / 1000} s) after the parser runs`);
+      results.parsers = { settings: parsers, result, router };
     });
   }
   await attempt('routing', async () => {
@@ -182,12 +198,14 @@ async function main(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-async function benchPrompts(): Promise<PromptFactory> {
+/** The Qwen3 model the live scenarios run on: verified prompts, its tokenizer and EOS ids. */
+async function benchModel(): Promise<Omit<BenchContext, 'log'>> {
   const dir = bundledTokenizerDir('qwen3');
   const tokenizer = await loadTokenizer(join(dir, 'tokenizer.json'), 'native');
   const prompts = await PromptFactory.create(tokenizer, dir);
+  const { eosTokenIds } = await loadModelAssets(dir);
   for (const [i, n] of [[0, 1000], [1, 1000], [2, 8000]] as const) await prompts.verify(prompts.make(i, n));
-  return prompts;
+  return { prompts, tokenizer, eosTokenIds };
 }
 
 /** Replaces the generated block `name` of BENCHMARKS.md, keeping the hand-written text around it. */

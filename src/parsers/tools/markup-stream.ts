@@ -43,6 +43,18 @@ export class ArgsWriter {
   }
 }
 
+const FIRST_CHARACTERS = new WeakMap<readonly string[], string>();
+
+/** The distinct first characters of a marker list (the lists are module constants: computed once each). */
+function firstCharacters(markers: readonly string[]): string {
+  let chars = FIRST_CHARACTERS.get(markers);
+  if (chars === undefined) {
+    chars = [...new Set(markers.map((m) => m.charAt(0)))].join('');
+    FIRST_CHARACTERS.set(markers, chars);
+  }
+  return chars;
+}
+
 /**
  * The streaming skeleton. A family implements `step()` (consume what can be decided from `buf`, return
  * whether to call it again) and `end()` (release what is left once `finish()` drained the steps);
@@ -90,8 +102,15 @@ export abstract class MarkupParser implements ToolParser {
   protected seek(markers: readonly string[]): number {
     let at = -1;
     this.hit = '';
-    for (const m of markers) {
-      const i = this.buf.indexOf(m);
+    // No marker can start before the first of their first characters (most chunks hold none):
+    // one search per distinct first character instead of one per marker over the whole buffer.
+    let from = -1;
+    for (const c of firstCharacters(markers)) {
+      const i = this.buf.indexOf(c);
+      if (i >= 0 && (from < 0 || i < from)) from = i;
+    }
+    for (const m of from < 0 ? [] : markers) {
+      const i = this.buf.indexOf(m, from);
       if (i >= 0 && (at < 0 || i < at || (i === at && m.length > this.hit.length))) {
         at = i;
         this.hit = m;

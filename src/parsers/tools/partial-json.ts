@@ -638,8 +638,14 @@ export function commonPrefixLength(a: string, b: string): number {
  */
 export function endsWithPartialToken(buf: string, token: string, from = 0): number {
   const max = Math.min(token.length - 1, buf.length - from);
+  const first = token.charCodeAt(0);
+  // Runs on every chunk for every marker: compare in place, no prefix strings.
   for (let len = max; len > 0; len--) {
-    if (buf.startsWith(token.slice(0, len), buf.length - len)) return len;
+    const at = buf.length - len;
+    if (buf.charCodeAt(at) !== first) continue;
+    let k = 1;
+    while (k < len && buf.charCodeAt(at + k) === token.charCodeAt(k)) k++;
+    if (k === len) return len;
   }
   return 0;
 }

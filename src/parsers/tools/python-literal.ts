@@ -10,6 +10,7 @@
 class Reject {}
 const REJECT = new Reject();
 const MAX_DEPTH = 64;
+const BACKSLASH = 0x5c;
 
 const IDENT = /[A-Za-z_][A-Za-z0-9_]*/y;
 const FLOAT =
@@ -159,8 +160,20 @@ class PyParser {
 
   stringBody(quote: string, raw: boolean): string {
     const s = this.s;
+    const q = quote.charCodeAt(0);
     let out = '';
     for (;;) {
+      // Plain characters go over in runs (one slice up to the next backslash or quote character), not one by one.
+      let j = this.i;
+      while (j < s.length) {
+        const c = s.charCodeAt(j);
+        if (c === BACKSLASH || c === q) break;
+        j++;
+      }
+      if (j > this.i) {
+        out += s.slice(this.i, j);
+        this.i = j;
+      }
       if (this.i >= s.length) throw REJECT;
       if (s.startsWith(quote, this.i)) {
         this.i += quote.length;

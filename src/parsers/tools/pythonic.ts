@@ -8,7 +8,7 @@
  * or is cut off by the end of the text, is normal text; so is an undeclared call inside a block.
  */
 import { parsePythonCallList } from './python-literal.js';
-import { CallEngineBase, defineFamily, skipSpace, type NamePolicy } from './stream-core.js';
+import { CallEngineBase, defineFamily, skipSpace, type CallSink, type NamePolicy } from './stream-core.js';
 import type { ToolParserFamily } from '../types.js';
 
 /** Longest `[ name (` head worth waiting for. */
@@ -24,13 +24,26 @@ class PythonicEngine extends CallEngineBase {
   private expected: string[] = [];
   private quote = '';
   private escaped = false;
+  /**
+   * While a block is collected, the text from `pos` on as its own small string, starting at absolute
+   * offset `tailAt` (-1: not tracked). The held block stays in the engine's buffer, and reading that
+   * growing buffer after every push would make V8 flatten (copy) it each time: quadratic in the block.
+   */
+  private tail = '';
+  private tailAt = -1;
 
   constructor(allowed: NamePolicy) {
     super({ strip: ['<|python_start|>', '<|python_end|>'], bareOpeners: '[', bareAt: 'anywhere' }, allowed);
   }
 
+  override push(chunk: string, sink: CallSink): void {
+    if (this.tailAt >= 0) this.tail += chunk;
+    super.push(chunk, sink);
+  }
+
   protected enterRegion(): void {
     this.state = S_HEAD;
+    this.tailAt = -1;
   }
 
   protected step(): boolean {
@@ -68,41 +81,58 @@ class PythonicEngine extends CallEngineBase {
   }
 
   private block(): boolean {
-    const buf = this.buf;
-    while (this.pos < buf.length) {
-      const c = buf[this.pos];
+    const at = this.offsetOf(this.pos);
+    if (this.tailAt !== at) {
+      this.tail = this.buf.slice(this.pos);
+      this.tailAt = at;
+    }
+    const s = this.tail;
+    let i = 0;
+    while (i < s.length) {
+      const c = s[i];
       if (this.quote !== '') {
         if (this.escaped) this.escaped = false;
         else if (c === '\\') this.escaped = true;
-        else if (buf.startsWith(this.quote, this.pos)) {
-          this.pos += this.quote.length;
+        else if (s.startsWith(this.quote, i)) {
+          i += this.quote.length;
           this.quote = '';
           continue;
-        } else if (c === this.quote[0] && buf.length - this.pos < this.quote.length) return false;
-        this.pos++;
+        } else if (c === this.quote[0] && s.length - i < this.quote.length) return this.scanned(i);
+        i++;
         continue;
       }
       if (c === '"' || c === "'") {
-        if (buf.length - this.pos < 3) return false;
-        this.quote = buf.startsWith(c.repeat(3), this.pos) ? c.repeat(3) : c;
-        this.pos += this.quote.length;
+        if (s.length - i < 3) return this.scanned(i);
+        this.quote = s.startsWith(c.repeat(3), i) ? c.repeat(3) : c;
+        i += this.quote.length;
         continue;
       }
       if (c in CLOSERS) {
         this.expected.push(CLOSERS[c]);
       } else if (c === ')' || c === ']' || c === '}') {
         if (this.expected.pop() !== c) {
+          this.pos += i;
+          this.tailAt = -1;
           this.fail();
           return true;
         }
         if (this.expected.length === 0) {
-          this.pos++;
+          this.pos += i + 1;
+          this.tailAt = -1;
           this.emitBlock();
           return true;
         }
       }
-      this.pos++;
+      i++;
     }
+    return this.scanned(i);
+  }
+
+  /** The block continues: `n` characters of the tail were scanned; waits for more text. */
+  private scanned(n: number): false {
+    this.pos += n;
+    this.tail = this.tail.slice(n);
+    this.tailAt += n;
     return false;
   }
 
