@@ -6,6 +6,7 @@ import { legacyGenerateErrorToApiError, outcomeOfError, type WorkerOutcome } fro
 import type { GenerateCall } from '../workers/worker-client.js';
 import type { Attempt, RequestDispatch } from './dispatch.js';
 import { convertOutputLogprobs, type TokenLogprob } from './logprobs.js';
+import { attemptRequestId } from './request-id.js';
 
 export type OutputEvent =
   | { kind: 'text'; index: number; text: string; logprobs?: TokenLogprob[]; ids?: readonly number[] }
@@ -73,6 +74,7 @@ interface ChoiceState {
  * arrived, a failure ends the generation. Every attempt's lease is finished with its own outcome.
  */
 export class Generation {
+  /** The request's id (the response id); each attempt sends its own id derived from it. */
   readonly requestId: string;
   private readonly choices: ChoiceState[] = [];
   private readonly n: number;
@@ -121,6 +123,7 @@ export class Generation {
     }
     this.attempt = attempt;
     this.received = false;
+    this.spec.request.requestId = attemptRequestId(this.requestId, attempt.number);
     this.call = attempt.call(
       this.spec.request,
       {
@@ -159,7 +162,7 @@ export class Generation {
   private abortEngine(reason: string): void {
     if (!this.call) return;
     this.call.cancel();
-    this.attempt!.abort(this.requestId, reason);
+    this.attempt!.abort(this.spec.request.requestId, reason);
   }
 
   private finishSink(err?: ApiError, outcome: WorkerOutcome = err ? outcomeOfError(err) : 'ok'): void {

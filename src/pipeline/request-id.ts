@@ -1,6 +1,7 @@
 /*
- * Backend request ids. The id is also the OpenAI response `id`, and it is what an Abort names, so
- * it must be unique per attempt; UUIDv7 sorts by creation time, which keeps worker logs readable.
+ * Backend request ids. The request's id is also the OpenAI response `id`; what reaches the engine
+ * (and what an Abort names) is one id per attempt, derived from it. UUIDv7 sorts by creation time,
+ * which keeps worker logs readable.
  */
 
 export type RequestIdPrefix = 'chatcmpl-' | 'cmpl-' | 'gnt-' | 'req-';
@@ -13,6 +14,16 @@ export function resolveRequestId(opts: { rid?: string | undefined; headerId?: st
   if (opts.rid) return opts.pd ? `${opts.rid}-${uuidv7()}` : opts.rid;
   if (opts.headerId) return `${opts.headerId}-${uuidv7()}`;
   return `${opts.prefix}${uuidv7()}`;
+}
+
+/**
+ * The engine-side id of one attempt: the request's own id for the first, `{id}-a{n}` after. An
+ * attempt that failed on our side may still be known to the engine under its id (SGLang refuses a
+ * duplicate rid), and a retry can land on the same worker. The `-a` tag keeps these apart from the
+ * servicer's `{rid}-{n}` / `{rid}-prefix` sub-requests.
+ */
+export function attemptRequestId(requestId: string, attempt: number): string {
+  return attempt <= 1 ? requestId : `${requestId}-a${attempt}`;
 }
 
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

@@ -69,6 +69,29 @@ describe('retries before the first token', () => {
     });
   }
 
+  it('sends a retry under its own engine request id while the response keeps the request\'s id', async () => {
+    const first = await nextWorkerUrl();
+    workerByUrl(h, first).failNext(1, { code: GrpcStatus.UNAVAILABLE, message: 'refused' });
+    const seen: { worker: string; rid: string }[] = [];
+    const listeners = h.workers.map((w) => {
+      const l = (r: { requestId: string }) => seen.push({ worker: w.url, rid: r.requestId });
+      w.events.on('request', l);
+      return l;
+    });
+    try {
+      const res = await chatRouted(h, 'once more', { rid: 'retried-rid-1' } as Partial<OpenAI.ChatCompletionCreateParamsNonStreaming>);
+      assert.equal(res.attempt, '2');
+      assert.equal(res.data.id, 'retried-rid-1');
+      const second = h.workers.find((w) => w.url !== first)!.url;
+      assert.deepEqual(seen, [
+        { worker: first, rid: 'retried-rid-1' },
+        { worker: second, rid: 'retried-rid-1-a2' },
+      ]);
+    } finally {
+      h.workers.forEach((w, i) => w.events.off('request', listeners[i]!));
+    }
+  });
+
   it('waits at least the worker\'s retry-pushback hint before retrying', async () => {
     const first = await nextWorkerUrl();
     workerByUrl(h, first).failNext(1, { code: GrpcStatus.RESOURCE_EXHAUSTED, retryPushbackMs: 400 });

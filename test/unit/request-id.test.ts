@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { newMiddlewareId, resolveRequestId, uuidv7 } from '../../src/pipeline/request-id.js';
+import { attemptRequestId, newMiddlewareId, resolveRequestId, uuidv7 } from '../../src/pipeline/request-id.js';
 
 const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const UUID_TAIL = /-[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -40,6 +40,18 @@ describe('uuidv7', () => {
     for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, `${ids[i]} <= ${ids[i - 1]}`);
     assert.equal(new Set(ids).size, ids.length);
     assert.ok(timestampOf(ids[ids.length - 1]!) > timestampOf(ids[0]!), 'a full 12-bit counter moves on to the next millisecond');
+  });
+});
+
+describe('attemptRequestId', () => {
+  it('keeps the request id for the first attempt and tags every later one with its number', () => {
+    assert.equal(attemptRequestId('chatcmpl-x', 1), 'chatcmpl-x');
+    assert.equal(attemptRequestId('chatcmpl-x', 2), 'chatcmpl-x-a2');
+    assert.equal(attemptRequestId('chatcmpl-x', 5), 'chatcmpl-x-a5');
+  });
+
+  it('never looks like a servicer sub-request id ({rid}-{n} or {rid}-prefix)', () => {
+    for (let n = 2; n < 12; n++) assert.doesNotMatch(attemptRequestId('r', n), /^r-(\d+|prefix)$/);
   });
 });
 
