@@ -101,7 +101,7 @@ describe('prefill/decode disaggregation', () => {
     assert.deepEqual([...ports].sort(), [DEFAULT_BOOTSTRAP_PORT, CUSTOM_BOOTSTRAP_PORT].sort(), 'both prefill workers served');
   });
 
-  it('retries a pair whose prefill leg failed before the decode leg answered, on another pair with a fresh room', async () => {
+  it('retries a pair whose prefill leg failed before the decode leg answered, on another pair with a fresh room and the attempt\'s own request id', async () => {
     h.workers[0]!.failNext(1, { code: status.UNAVAILABLE, message: 'prefill queue full' });
     const attempts: string[] = [];
     const ids: string[] = [];
@@ -116,9 +116,12 @@ describe('prefill/decode disaggregation', () => {
     }
     const retried = ids[attempts.indexOf('2')]!;
     assert.deepEqual([...attempts].sort(), ['1', '2'], 'the request that met the failing prefill worker was served by its second pair');
-    const rooms = PREFILLS.flatMap((i) => seen[i]!.filter((r) => r.requestId === retried).map((r) => r.disaggregatedParams!.bootstrapRoom));
-    assert.equal(rooms.length, 2, 'one prefill leg per attempt, one on each prefill worker');
-    assert.notEqual(rooms[0], rooms[1]);
+    const first = legOf(seen, PREFILLS, retried);
+    const second = legOf(seen, PREFILLS, `${retried}-a2`);
+    assert.notEqual(first.worker, second.worker, 'one prefill leg per attempt, one on each prefill worker');
+    assert.notEqual(first.req.disaggregatedParams!.bootstrapRoom, second.req.disaggregatedParams!.bootstrapRoom);
+    const secondDecode = legOf(seen, DECODES, `${retried}-a2`);
+    assert.deepEqual(secondDecode.req.disaggregatedParams, second.req.disaggregatedParams, 'both legs of the retry share its id and rendezvous');
   });
 
   it('answers a 5xx OpenAI error prefill_worker_failed when the prefill leg fails on every pair', async () => {
