@@ -3,7 +3,7 @@ import type { CompletionRequest } from '../protocol/openai.js';
 import { collectChoices } from './chat.js';
 import type { PipelineContext, RequestMeta } from './context.js';
 import { GenerationGroup, type Generation } from './generation.js';
-import type { TokenLogprob } from './logprobs.js';
+import type { PromptTokenLogprob, TokenLogprob, TopLogprob } from './logprobs.js';
 import { checkContextLength, decoderOptions, setupStops, startGeneration, workerShouldStream } from './prepared.js';
 import { buildCompletionGenerateRequest } from './request-builder.js';
 import { resolveRequestId } from './request-id.js';
@@ -84,20 +84,28 @@ export async function startCompletion(ctx: PipelineContext, req: CompletionReque
   };
 }
 
-function completionLogprobs(lp: TokenLogprob[] | undefined, startOffset: number): Record<string, unknown> | null {
+/**
+ * OpenAI's legacy logprobs object. With echo, the prompt's tokens come first, offsets counted from
+ * the start of the echoed text; the first prompt token has no logprob and no alternatives.
+ */
+function completionLogprobs(lp: TokenLogprob[] | undefined, startOffset: number, prompt?: readonly PromptTokenLogprob[]): Record<string, unknown> | null {
   if (!lp) return null;
+  const tokens: string[] = [];
+  const tokenLogprobs: (number | null)[] = [];
+  const topLogprobs: (Record<string, number> | null)[] = [];
   const textOffset: number[] = [];
-  let off = startOffset;
-  for (const l of lp) {
+  const add = (token: string, logprob: number | null, tops: readonly TopLogprob[], off: number) => {
+    tokens.push(token);
+    tokenLogprobs.push(logprob);
+    topLogprobs.push(logprob === null ? null : Object.fromEntries(tops.map((t) => [t.token, t.logprob])));
     textOffset.push(off);
-    off += l.token.length;
-  }
-  return {
-    tokens: lp.map((l) => l.token),
-    token_logprobs: lp.map((l) => l.logprob),
-    top_logprobs: lp.map((l) => Object.fromEntries(l.top_logprobs.map((t) => [t.token, t.logprob]))),
-    text_offset: textOffset,
+    return off + token.length;
   };
+  let off = 0;
+  if (prompt) for (const l of prompt) off = add(l.token, l.logprob, l.top_logprobs, off);
+  off = startOffset;
+  for (const l of lp) off = add(l.token, l.logprob, l.top_logprobs, off);
+  return { tokens, token_logprobs: tokenLogprobs, top_logprobs: topLogprobs, text_offset: textOffset };
 }
 
 function usageOf(run: CompletionRun): Usage {
@@ -146,11 +154,12 @@ export async function collectCompletion(run: CompletionRun): Promise<Record<stri
     created: run.created,
     model: run.model,
     choices: choices.map((c, index) => {
-      const prefix = run.echo ? run.prompts[Math.floor(index / run.n)]!.promptText : '';
+      const prompt = run.prompts[Math.floor(index / run.n)]!;
+      const prefix = run.echo ? prompt.promptText : '';
       const choice: Record<string, unknown> = {
         index,
         text: prefix + c.text,
-        logprobs: completionLogprobs(c.logprobs, prefix.length),
+        logprobs: completionLogprobs(c.logprobs, prefix.length, run.echo ? prompt.generation.promptLogprobs() : undefined),
         finish_reason: c.finishReason,
       };
       if (c.matchedStop !== undefined) choice['matched_stop'] = c.matchedStop;

@@ -12,6 +12,8 @@ interface NativeItem {
   id: string;
   generation: Generation;
   promptTokens: number;
+  /** `input_token_logprobs`, built once the worker sent the prompt's logprobs (every later event repeats it). */
+  inputLogprobs?: [number | null, number, null][];
 }
 
 export interface GenerateRun {
@@ -88,7 +90,11 @@ function metaInfo(run: GenerateRun, item: NativeItem, choice: number, acc: Choic
     cached_tokens: u?.cachedTokens ?? 0,
     e2e_latency: (Date.now() - run.startedAt) / 1000,
   };
-  if (run.logprobs) m['output_token_logprobs'] = acc.logprobs;
+  if (run.logprobs) {
+    item.inputLogprobs ??= item.generation.promptLogprobs()?.map((l) => [l.logprob, l.id, null]);
+    if (item.inputLogprobs) m['input_token_logprobs'] = item.inputLogprobs;
+    m['output_token_logprobs'] = acc.logprobs;
+  }
   return m;
 }
 

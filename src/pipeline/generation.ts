@@ -1,11 +1,11 @@
-import type { GenerateComplete, GenerateRequest, GenerateResponse, GenerateStreamChunk } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
+import type { GenerateComplete, GenerateRequest, InputLogProbs, GenerateResponse, GenerateStreamChunk } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
 import { ApiError } from '../errors.js';
 import type { Tokenizer } from '../../native/tokenizer.js';
 import { createSequenceDecoder, type DecodeStep, type SequenceDecoder, type SequenceDecoderOptions } from '../tokenizer/sequence-decoder.js';
 import { legacyGenerateErrorToApiError, outcomeOfError, type WorkerOutcome } from '../workers/grpc-errors.js';
 import type { GenerateCall } from '../workers/worker-client.js';
 import type { Attempt, RequestDispatch } from './dispatch.js';
-import { convertOutputLogprobs, type TokenLogprob } from './logprobs.js';
+import { convertInputLogprobs, convertOutputLogprobs, type PromptTokenLogprob, type TokenLogprob } from './logprobs.js';
 import { attemptRequestId } from './request-id.js';
 
 export type OutputEvent =
@@ -86,6 +86,8 @@ export class Generation {
   private received = false;
   private attempt: Attempt | undefined;
   private backoff: NodeJS.Timeout | undefined;
+  /** The prompt's logprobs as the worker sent them (once, shared by every choice); requested by logprob_start_len >= 0. */
+  private inputLogprobs: InputLogProbs | undefined;
   private readonly tokenText: (id: number) => string;
 
   constructor(private readonly spec: GenerationSpec) {
@@ -98,6 +100,11 @@ export class Generation {
   /** Per-choice token counts as the engine reported them. */
   usage(): ChoiceUsage[] {
     return this.choices.map((c) => c.usage);
+  }
+
+  /** Logprobs of the prompt tokens from logprob_start_len on, when they were asked for and the worker sent them. */
+  promptLogprobs(): PromptTokenLogprob[] | undefined {
+    return this.inputLogprobs && convertInputLogprobs(this.inputLogprobs, this.tokenText);
   }
 
   /** The worker that served (or was tried last) and its attempt number; undefined until one was chosen. */
@@ -235,6 +242,7 @@ export class Generation {
       this.call!.cancel();
       return this.retryOrFail(err);
     }
+    if (this.spec.logprobs && this.inputLogprobs === undefined && r.value.inputLogprobs?.tokenIds.length) this.inputLogprobs = r.value.inputLogprobs;
     if (r.$case === 'chunk') {
       this.onTokens(this.choice(r.value.index), r.value.tokenIds, r.value, r.value.index);
     } else {

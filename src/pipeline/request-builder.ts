@@ -132,7 +132,8 @@ export function buildCompletionGenerateRequest(req: CompletionRequest, input: Ge
     spacesBetweenSpecialTokens: true,
     returnLogprob: req.logprobs !== undefined,
     topLogprobsNum: req.logprobs ?? 0,
-    logprobStartLen: -1,
+    // echo with logprobs scores the echoed prompt too (a whole answer: the stream carries output logprobs only).
+    logprobStartLen: req.echo && req.logprobs !== undefined && !req.stream ? 0 : -1,
     tokenIdsLogprob: [],
     stream: req.stream,
     requireReasoning: input.requireReasoning === true,

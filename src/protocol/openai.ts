@@ -382,6 +382,8 @@ export interface GenerateNativeMetaInfo {
   completion_tokens: number;
   cached_tokens: number;
   e2e_latency?: number;
+  /** `[logprob, token_id, token_text | null]` per prompt token from logprob_start_len; the first prompt token's logprob is null. */
+  input_token_logprobs?: Array<[number | null, number, string | null]>;
   /** `[logprob, token_id, token_text | null]` per output token. */
   output_token_logprobs?: Array<[number, number, string | null]>;
 }

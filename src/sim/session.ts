@@ -273,7 +273,8 @@ export class GenerateSession {
 
   private inputLogprobsOnce(c: Choice): ReturnType<typeof inputLogprobs> | undefined {
     const req = this.call.request;
-    if (!req.returnLogprob || req.logprobStartLen < 0 || c.sentInputLogprobs) return undefined;
+    // A decode server never ran the prompt through the model: the router takes these from the prefill leg.
+    if (!req.returnLogprob || req.logprobStartLen < 0 || c.sentInputLogprobs || this.ctx.disaggregationMode === 'decode') return undefined;
     c.sentInputLogprobs = true;
     return inputLogprobs(req.tokenized!.inputIds, req.logprobStartLen, req.topLogprobsNum, this.ctx.vocabSize);
   }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { ApiError } from '../errors.js';
-import type { DisaggregatedParams, GenerateRequest, GenerateResponse } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
+import type { DisaggregatedParams, GenerateRequest, GenerateResponse, InputLogProbs } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
 import type { WorkerEntry, WorkerLease } from './fleet.js';
 import { legacyGenerateErrorToApiError, outcomeOfError, type WorkerOutcome } from './grpc-errors.js';
 import type { GenerateCall, GenerateCallOptions, GenerateHandler } from './worker-client.js';
@@ -43,6 +43,9 @@ export interface PairCall extends GenerateCall {
  * the prefill's status kept so retries judge it), a later one is only reported (the KV evidently
  * arrived). When one leg fails the pair stops the other (stream reset and Abort) itself. A leg that
  * ends by itself finishes its own lease with its own outcome, so each worker's breaker sees its own leg.
+ *
+ * Prompt logprobs (return_logprob with logprob_start_len >= 0) exist only on the prefill side, which
+ * ran the prompt: they are copied into every decode Complete, which waits for them if need be.
  */
 export function generatePair(
   prefill: WorkerLease,
@@ -112,6 +115,13 @@ class Pair implements PairCall {
   private readonly decode: Leg;
   /** The handler got its end (or the pair was cancelled): nothing more reaches it. */
   private settled = false;
+  private readonly wantsInputLogprobs: boolean;
+  /** The prefill leg's prompt logprobs, once seen. */
+  private inputLogprobs: InputLogProbs | undefined;
+  /** Decode messages from the first Complete on, held until the prefill leg's prompt logprobs arrive or it ends. */
+  private held: GenerateResponse[] | undefined;
+  /** The decode stream ended cleanly while messages were held: its end goes out after them. */
+  private decodeEndHeld = false;
 
   constructor(
     prefill: WorkerLease,
@@ -121,6 +131,7 @@ class Pair implements PairCall {
     private readonly opts: PairCallOptions,
   ) {
     this.requestId = request.requestId;
+    this.wantsInputLogprobs = request.returnLogprob && request.logprobStartLen >= 0;
     this.prefill = new Leg(prefill, this.requestId);
     this.decode = new Leg(decode, this.requestId);
     const params = bootstrapParams(prefill.entry);
@@ -132,18 +143,14 @@ class Pair implements PairCall {
     );
     this.decode.call = decode.entry.client.generate(
       legRequest(request, decode.entry, params, true),
-      {
-        message: (m) => {
-          if (!this.settled) handler.message(m);
-        },
-        end: (err) => this.onDecodeEnd(err),
-      },
+      { message: (m) => this.onDecodeMessage(m), end: (err) => this.onDecodeEnd(err) },
       callOpts,
     );
   }
 
   cancel(): void {
     this.settled = true;
+    this.held = undefined;
     this.prefill.cut();
     this.decode.cut();
   }
@@ -168,7 +175,14 @@ class Pair implements PairCall {
 
   private onPrefillMessage(msg: GenerateResponse): void {
     const r = msg.response;
-    if (r?.$case !== 'error' || this.prefill.state !== 'open') return;
+    if (r === undefined || this.prefill.state !== 'open') return;
+    if (r.$case !== 'error') {
+      if (this.wantsInputLogprobs && this.inputLogprobs === undefined && r.value.inputLogprobs?.tokenIds.length) {
+        this.inputLogprobs = r.value.inputLogprobs;
+        this.release();
+      }
+      return;
+    }
     this.prefill.call?.cancel();
     this.onPrefillEnd(legacyGenerateErrorToApiError(r.value, this.prefill.lease.entry.url));
   }
@@ -176,10 +190,12 @@ class Pair implements PairCall {
   private onPrefillEnd(err?: ApiError): void {
     if (this.prefill.state !== 'open') return;
     this.prefill.ended(err);
-    if (!err) return;
+    // Without prompt logprobs from the prefill side, what the decode side sent goes out as it is.
+    if (!err) return this.release();
     // Settled with the prefill still open means the decode stream finished: the answer stands.
     if (this.settled) return this.opts.onLatePrefillError?.(err);
     this.settled = true;
+    this.held = undefined;
     this.decode.stop('prefill leg failed', 'cancelled');
     this.handler.end(
       new ApiError(err.status, `prefill leg failed: ${err.message}`, {
@@ -191,9 +207,44 @@ class Pair implements PairCall {
     );
   }
 
+  private onDecodeMessage(msg: GenerateResponse): void {
+    if (this.settled) return;
+    if (this.held) return void this.held.push(msg);
+    if (msg.response?.$case === 'complete' && this.wantsInputLogprobs && this.inputLogprobs === undefined && this.prefill.state === 'open') {
+      this.held = [msg];
+      return;
+    }
+    this.relay(msg);
+  }
+
+  private relay(msg: GenerateResponse): void {
+    const r = msg.response;
+    if (r?.$case === 'complete' && this.inputLogprobs && !r.value.inputLogprobs) r.value.inputLogprobs = this.inputLogprobs;
+    this.handler.message(msg);
+  }
+
+  /** The prefill leg said what it will about prompt logprobs: the held decode messages, then a held end, go out. */
+  private release(): void {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    for (const m of held) if (!this.settled) this.relay(m);
+    if (this.decodeEndHeld) this.endWithDecode(undefined);
+  }
+
   private onDecodeEnd(err?: ApiError): void {
     if (this.decode.state !== 'open') return;
     this.decode.ended(err);
+    if (this.settled) return;
+    if (this.held && !err) {
+      this.decodeEndHeld = true;
+      return;
+    }
+    this.held = undefined;
+    this.endWithDecode(err);
+  }
+
+  private endWithDecode(err: ApiError | undefined): void {
     if (this.settled) return;
     this.settled = true;
     // A prefill still open after a clean decode is left to finish on its own, so its lease gets its real outcome.

@@ -70,4 +70,37 @@ describe('streamed logprobs match the non-streamed answer token for token', () =
     assert.equal(events.at(-1), '[DONE]');
     assert.deepEqual(events.at(-2).meta_info.output_token_logprobs, expected);
   });
+
+  it('completions with echo: the prompt\'s tokens lead the logprobs, the first without a value, offsets running through the echoed text', async () => {
+    const prompt = `${reply('Mind the gap.')} Platform nine.`;
+    const res = await h.client.completions.create({ model: MODEL, prompt, echo: true, logprobs: 2, max_tokens: 8 });
+    const c = res.choices[0]!;
+    const lp = c.logprobs!;
+    const promptTokens = res.usage!.prompt_tokens;
+    assert.equal(lp.tokens!.length, promptTokens + res.usage!.completion_tokens);
+    assert.equal(lp.tokens!.slice(0, promptTokens).join(''), prompt);
+    assert.equal(lp.token_logprobs![0], null);
+    assert.equal(lp.top_logprobs![0], null);
+    assert.ok(lp.token_logprobs!.slice(1).every((v) => typeof v === 'number'));
+    assert.equal(Object.keys(lp.top_logprobs![1]!).length, 2);
+    assert.equal(lp.text_offset![1], lp.tokens![0]!.length);
+    assert.equal(lp.text_offset![promptTokens], prompt.length, 'the answer starts where the echoed prompt ends');
+    assert.ok(c.text.startsWith(prompt));
+
+    const plain = await h.client.completions.create({ model: MODEL, prompt, logprobs: 2, max_tokens: 8 });
+    assert.deepEqual(lp.tokens!.slice(promptTokens), plain.choices[0]!.logprobs!.tokens, 'without echo, the answer\'s logprobs alone');
+  });
+
+  it('/generate with logprob_start_len: input_token_logprobs from that position, the first prompt token\'s value null', async () => {
+    const body = { text: `${reply('Next stop.')} Where to?`, return_logprob: true, sampling_params: { max_new_tokens: 4 } };
+    const all = (await postJson(`${h.url}/generate`, { ...body, logprob_start_len: 0 })).json.meta_info;
+    const input = all.input_token_logprobs as [number | null, number, null][];
+    assert.equal(input.length, all.prompt_tokens);
+    assert.equal(input[0]![0], null);
+    assert.ok(input.slice(1).every(([v]) => typeof v === 'number'));
+    const tail = (await postJson(`${h.url}/generate`, { ...body, logprob_start_len: 3 })).json.meta_info;
+    assert.deepEqual(tail.input_token_logprobs, input.slice(3));
+    const none = (await postJson(`${h.url}/generate`, body)).json.meta_info;
+    assert.equal(none.input_token_logprobs, undefined, 'logprob_start_len -1 (the default) asks for none');
+  });
 });

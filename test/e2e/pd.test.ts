@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import type { GenerateRequest } from '../../src/gen/sglang/grpc/scheduler/sglang_scheduler.js';
 import type { SimWorker } from '../../src/sim/server.js';
 import { BOOTSTRAP_ROOM_BOUND, DEFAULT_BOOTSTRAP_PORT } from '../../src/workers/pd-call.js';
-import { MODEL, sseData, startHarness, streamChat, waitFor, type Harness } from '../helpers/harness.js';
+import { MODEL, postJson, sseData, startHarness, streamChat, waitFor, type Harness } from '../helpers/harness.js';
 
 const CUSTOM_BOOTSTRAP_PORT = 9100;
 
@@ -194,5 +194,43 @@ describe('prefill/decode disaggregation with --dp-aware', () => {
       ranks.add(`${p.dataParallelRank}/${d.dataParallelRank}`);
     }
     assert.ok(ranks.size > 1, `the ranks vary across requests: ${[...ranks].join(' ')}`);
+  });
+});
+
+describe('prompt logprobs with prefill/decode disaggregation', () => {
+  let pd: Harness;
+  let plain: Harness;
+
+  before(async () => {
+    [pd, plain] = await Promise.all([
+      // The prefill leg answers after the decode leg: its prompt logprobs must still reach the answer.
+      startHarness({ pd: { prefill: 1, decode: 1 }, sim: { latency: { prefillTokensPerSec: 0, decodeBaseMs: 1, decodePerReqMs: 0 } } }),
+      startHarness({ workers: 1 }),
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all([pd.close(), plain.close()]);
+  });
+
+  it('completions echo+logprobs return the prompt\'s logprobs from the prefill leg, equal to a non-PD run\'s', async () => {
+    for (const directive of ['', '<<sim prefill-delay-ms=80>> ']) {
+      const body = { model: MODEL, prompt: `${directive}<<sim reply="All aboard.">> Which train?`, echo: true, logprobs: 1, max_tokens: 6 };
+      const [a, b] = await Promise.all([pd.client.completions.create(body), plain.client.completions.create(body)]);
+      const promptTokens = b.usage!.prompt_tokens;
+      const expected = b.choices[0]!.logprobs!;
+      assert.equal(expected.token_logprobs![0], null);
+      assert.equal(expected.tokens!.length, promptTokens + b.usage!.completion_tokens);
+      assert.deepEqual(a.choices[0]!.logprobs, expected);
+      assert.equal(a.choices[0]!.text, b.choices[0]!.text);
+    }
+  });
+
+  it('/generate with logprob_start_len returns the same input_token_logprobs as a non-PD run', async () => {
+    const body = { text: '<<sim prefill-delay-ms=50 tokens=3>> Count the carriages.', return_logprob: true, logprob_start_len: 2 };
+    const [a, b] = await Promise.all([postJson(`${pd.url}/generate`, body), postJson(`${plain.url}/generate`, body)]);
+    assert.equal(a.status, 200);
+    assert.ok(b.json.meta_info.input_token_logprobs.length > 0);
+    assert.deepEqual(a.json.meta_info.input_token_logprobs, b.json.meta_info.input_token_logprobs);
   });
 });

@@ -160,6 +160,35 @@ describe('prefill/decode pair call', () => {
     await leasesReleased();
   });
 
+  for (const stream of [false, true]) {
+    it(`copies the prefill leg's prompt logprobs into the decode Complete, waiting for a prefill slower than the decode (stream=${stream})`, async () => {
+      const prompt = '<<sim tokens=3 prefill-delay-ms=120>> Score my prompt.';
+      const req = { ...(await request(prompt, stream)), returnLogprob: true, logprobStartLen: 0 };
+      const decodeOwn: GenerateResponse[] = [];
+      const direct = { ...req, requestId: `${req.requestId}-direct`, disaggregatedParams: bootstrapParams(prefill, 5) };
+      await new Promise((resolve) => decode.client.generate(direct, { message: (m) => decodeOwn.push(m), end: resolve }));
+      assert.ok(decodeOwn.every((m) => m.response?.$case !== 'complete' || m.response.value.inputLogprobs === undefined), 'a decode worker has no prompt logprobs');
+      const { messages, err } = await runPair(req);
+      assert.equal(err, undefined);
+      const complete = messages.at(-1)!.response;
+      assert.ok(complete?.$case === 'complete');
+      const input = complete.value.inputLogprobs;
+      assert.deepEqual(input?.tokenIds, await encode(prompt));
+      assert.equal(input!.tokenLogprobs[0]!.value, undefined, 'the first prompt token has no logprob');
+      assert.ok(input!.tokenLogprobs.slice(1).every((l) => typeof l.value === 'number' && l.value <= 0));
+      await leasesReleased();
+    });
+  }
+
+  it('leaves a decode Complete as it is when prompt logprobs were not asked for', async () => {
+    const { messages, err } = await runPair({ ...(await request('<<sim tokens=3 prefill-delay-ms=50>> No scores.', false)), returnLogprob: true });
+    assert.equal(err, undefined);
+    const complete = messages.at(-1)!.response;
+    assert.ok(complete?.$case === 'complete');
+    assert.equal(complete.value.inputLogprobs, undefined);
+    assert.ok(complete.value.outputLogprobs!.tokenIds.length > 0, 'the output logprobs are there');
+  });
+
   it('cancel(), abort() and finish() stop both legs on both workers and release both leases', async () => {
     const req = await request('<<sim prefill-delay-ms=5000 tokens=500>> hello', true);
     const both = Promise.all([stopped(prefillSim, req.requestId), stopped(decodeSim, req.requestId)]);
