@@ -3,6 +3,7 @@ import type { RouterConfig } from './config/router-config.js';
 import { RouterMetrics } from './metrics/router-metrics.js';
 import { watchFleet } from './metrics/worker-metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/server.js';
+import { PdMetrics } from './metrics/pd-metrics.js';
 import { RoutingMetrics } from './metrics/routing-metrics.js';
 import type { PipelineContext } from './pipeline/context.js';
 import { Dispatcher } from './pipeline/dispatch.js';
@@ -61,7 +62,9 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
       metrics,
       dispatcher: new Dispatcher(fleet, {
         policy: config.policy,
-        ...(config.pdDisaggregation ? { pd: { prefillPolicy: config.prefillPolicy, decodePolicy: config.decodePolicy } } : {}),
+        ...(config.pdDisaggregation
+          ? { pd: { prefillPolicy: config.prefillPolicy, decodePolicy: config.decodePolicy, metrics: new PdMetrics(metrics.registry, config.prometheusDurationBuckets) } }
+          : {}),
         policyOptions: {
           blockSize: config.blockSize,
           cacheThreshold: config.cacheThreshold,

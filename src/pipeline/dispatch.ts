@@ -12,6 +12,7 @@
  */
 import { ApiError } from '../errors.js';
 import type { GenerateRequest } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
+import type { PdMetrics } from '../metrics/pd-metrics.js';
 import type { RoutingMetrics } from '../metrics/routing-metrics.js';
 import { createPolicy, selectPair, type PolicyName, type PolicyOptions, type RouteDecision, type RouteInput, type RoutingPolicy } from '../routing/index.js';
 import type { StateChange, WorkerEntry, WorkerFleet, WorkerLease, WorkerRole } from '../workers/fleet.js';
@@ -66,7 +67,7 @@ export interface DispatchRequest {
 export interface DispatcherOptions {
   policy: PolicyName;
   /** Prefill/decode disaggregation: every attempt is a pair, each leg chosen by its own policy. */
-  pd?: { prefillPolicy: PolicyName; decodePolicy: PolicyName };
+  pd?: { prefillPolicy: PolicyName; decodePolicy: PolicyName; metrics: PdMetrics };
   policyOptions: Partial<PolicyOptions>;
   retry: RetryPolicy;
   metrics: RoutingMetrics;
@@ -81,7 +82,10 @@ export class Dispatcher {
   ) {
     fleet.on('removed', (entries: readonly WorkerEntry[]) => {
       this.forget(entries);
-      for (const e of entries) opts.metrics.forgetWorker(e.id);
+      for (const e of entries) {
+        opts.metrics.forgetWorker(e.id);
+        opts.pd?.metrics.forgetWorker(e.id);
+      }
     });
     // An emptied KV cache holds none of the prefixes the policies credit it with; its capacity is unchanged.
     fleet.on('flushed', (entries: readonly WorkerEntry[]) => {
@@ -144,6 +148,7 @@ export class Dispatcher {
     const prefill = this.leaseChosen(req, 'prefill', prefills, prefillPolicy, pair.prefill, attempt);
     // The decode side receives the whole prompt's KV, cached on the prefill side or not.
     const decode = this.leaseChosen(req, 'decode', decodes, decodePolicy, { id: pair.decode.id, predictedCachedTokens: 0 }, attempt);
+    this.pdMetrics?.pairChosen(prefill.lease.entry.id, decode.lease.entry.id);
     return { prefill: prefill.lease, decode: decode.lease, predictedCachedTokens: prefill.predictedCachedTokens };
   }
 
@@ -191,6 +196,10 @@ export class Dispatcher {
     return this.opts.metrics;
   }
 
+  get pdMetrics(): PdMetrics | undefined {
+    return this.opts.pd?.metrics;
+  }
+
   private learnCapacities(entries: readonly WorkerEntry[]): void {
     for (const e of entries) for (const p of this.policies.values()) setCapacity(p, e);
   }
@@ -229,7 +238,8 @@ const singleAttempt: ChooseAttempt = (dispatcher, req, tried, number) => {
  */
 const pairAttempt: ChooseAttempt = (dispatcher, req, tried, number) => {
   const { prefill, decode, predictedCachedTokens } = dispatcher.leasePair(req, tried, number);
-  return { attempt: new PairAttempt(number, prefill, decode, req.log), predictedCachedTokens, cacheWorker: undefined, workers: [prefill.entry.id, decode.entry.id] };
+  const attempt = new PairAttempt(number, prefill, decode, req, dispatcher.pdMetrics);
+  return { attempt, predictedCachedTokens, cacheWorker: undefined, workers: [prefill.entry.id, decode.entry.id] };
 };
 
 /** One request's attempts, each chosen by `choose`, with the retry policy between them. */
@@ -316,15 +326,22 @@ class PairAttempt implements Attempt {
     readonly number: number,
     private readonly prefill: WorkerLease,
     private readonly decode: WorkerLease,
-    private readonly log: RequestLog | undefined,
+    private readonly req: DispatchRequest,
+    private readonly metrics: PdMetrics | undefined,
   ) {
     this.worker = `prefill=${prefill.entry.id},decode=${decode.entry.id}`;
   }
 
   call(request: GenerateRequest, handler: GenerateHandler, opts: GenerateCallOptions): GenerateCall {
+    const worker = this.prefill.entry.id;
+    const m = this.metrics;
     this.pair = generatePair(this.prefill, this.decode, request, handler, {
       ...opts,
-      onLatePrefillError: (err) => this.log?.warn({ worker: this.prefill.entry.id, err: err.message }, 'prefill leg failed after the decode leg finished'),
+      onPrefillFailure: (err, failedPair) => {
+        m?.prefillFailed(worker, err.code ?? 'error', failedPair ? 'failed_pair' : 'reported');
+        if (!failedPair) this.req.log?.warn({ worker, err: err.message }, 'prefill leg failed after the decode leg finished');
+      },
+      ...(m ? { onFirstDecodeChunk: (ms: number) => m.firstDecodeToken(this.req.model, ms / 1000) } : {}),
     });
     return this.pair;
   }

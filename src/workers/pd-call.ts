@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { ApiError } from '../errors.js';
 import type { DisaggregatedParams, GenerateRequest, GenerateResponse, InputLogProbs } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
 import type { WorkerEntry, WorkerLease } from './fleet.js';
@@ -11,8 +12,13 @@ export const DEFAULT_BOOTSTRAP_PORT = 8998;
 export const BOOTSTRAP_ROOM_BOUND = 2 ** 31 - 1;
 
 export interface PairCallOptions extends GenerateCallOptions {
-  /** A prefill failure after the decode stream finished: the client has its answer, so it is only reported. */
-  onLatePrefillError?: (err: ApiError) => void;
+  /**
+   * The prefill leg failed with `err` (its own error, not the pair's). `failedPair` is false when it
+   * came after the decode stream finished: the client has its answer, so it is only reported.
+   */
+  onPrefillFailure?: (err: ApiError, failedPair: boolean) => void;
+  /** A streaming pair's first decode chunk arrived, `ms` after both legs were sent. */
+  onFirstDecodeChunk?: (ms: number) => void;
 }
 
 /**
@@ -122,6 +128,8 @@ class Pair implements PairCall {
   private held: GenerateResponse[] | undefined;
   /** The decode stream ended cleanly while messages were held: its end goes out after them. */
   private decodeEndHeld = false;
+  /** When both legs were sent, until the first decode chunk is timed (streaming pairs with a listener only). */
+  private sentAt: number | undefined;
 
   constructor(
     prefill: WorkerLease,
@@ -134,6 +142,7 @@ class Pair implements PairCall {
     this.wantsInputLogprobs = request.returnLogprob && request.logprobStartLen >= 0;
     this.prefill = new Leg(prefill, this.requestId);
     this.decode = new Leg(decode, this.requestId);
+    if (request.stream && opts.onFirstDecodeChunk) this.sentAt = performance.now();
     const params = bootstrapParams(prefill.entry);
     const callOpts: GenerateCallOptions = { deadline: opts.deadline, metadata: opts.metadata };
     this.prefill.call = prefill.entry.client.generate(
@@ -193,7 +202,8 @@ class Pair implements PairCall {
     // Without prompt logprobs from the prefill side, what the decode side sent goes out as it is.
     if (!err) return this.release();
     // Settled with the prefill still open means the decode stream finished: the answer stands.
-    if (this.settled) return this.opts.onLatePrefillError?.(err);
+    this.opts.onPrefillFailure?.(err, !this.settled);
+    if (this.settled) return;
     this.settled = true;
     this.held = undefined;
     this.decode.stop('prefill leg failed', 'cancelled');
@@ -209,6 +219,10 @@ class Pair implements PairCall {
 
   private onDecodeMessage(msg: GenerateResponse): void {
     if (this.settled) return;
+    if (this.sentAt !== undefined && msg.response?.$case === 'chunk') {
+      this.opts.onFirstDecodeChunk!(performance.now() - this.sentAt);
+      this.sentAt = undefined;
+    }
     if (this.held) return void this.held.push(msg);
     if (msg.response?.$case === 'complete' && this.wantsInputLogprobs && this.inputLogprobs === undefined && this.prefill.state === 'open') {
       this.held = [msg];

@@ -164,6 +164,19 @@ describe('prefill/decode disaggregation', () => {
     await legsStopped;
     await waitFor(() => h.router.fleet.list().every((e) => e.inFlight === 0), 2_000, 'both leases released');
   });
+  it('counts pair decisions, prefill-leg failures by kind and the PD time to first token in /metrics', async () => {
+    const text = await (await fetch(`${h.router.metricsUrl}/metrics`)).text();
+    const value = (selector: string) => Number(text.split('\n').find((l) => l.startsWith(selector + ' '))?.slice(selector.length + 1) ?? 0);
+    const url = (i: number) => h.workers[i]!.url;
+    let pairs = 0;
+    for (const p of PREFILLS) for (const d of DECODES) pairs += value(`switchyard_pd_pair_decisions_total{prefill="${url(p)}",decode="${url(d)}"}`);
+    assert.ok(pairs >= 10, `every attempt's pair is counted (${pairs})`);
+    assert.ok(value(`switchyard_pd_prefill_failures_total{worker="${url(0)}",kind="worker_unavailable",effect="failed_pair"}`) >= 1, 'the refused prefill leg');
+    const internal = PREFILLS.reduce((n, i) => n + value(`switchyard_pd_prefill_failures_total{worker="${url(i)}",kind="upstream_error",effect="failed_pair"}`), 0);
+    assert.ok(internal >= 3, `the INTERNAL prefill legs (${internal})`);
+    assert.ok(value(`switchyard_pd_ttft_seconds_count{model="${MODEL}"}`) >= 2, 'the streamed pairs');
+    assert.ok(value(`switchyard_pd_ttft_seconds_sum{model="${MODEL}"}`) > 0);
+  });
 });
 
 describe('prefill/decode disaggregation with --dp-aware', () => {

@@ -63,7 +63,7 @@ function recorder(w: SimWorker): Map<string, GenerateRequest> {
 }
 
 /** Runs a pair to its end: the messages relayed and the error, if any. */
-function runPair(req: GenerateRequest, onLatePrefillError?: (err: ApiError) => void) {
+function runPair(req: GenerateRequest, onPrefillFailure?: (err: ApiError, failedPair: boolean) => void) {
   const messages: GenerateResponse[] = [];
   return new Promise<{ messages: GenerateResponse[]; err: ApiError | undefined }>((resolve) => {
     generatePair(
@@ -71,7 +71,7 @@ function runPair(req: GenerateRequest, onLatePrefillError?: (err: ApiError) => v
       fleet.lease(decode, 10),
       req,
       { message: (m) => messages.push(m), end: (err) => resolve({ messages, err }) },
-      onLatePrefillError ? { onLatePrefillError } : {},
+      onPrefillFailure ? { onPrefillFailure } : {},
     );
   });
 }
@@ -140,8 +140,10 @@ describe('prefill/decode pair call', () => {
   it('fails the pair with prefill_worker_failed when the prefill leg fails first, and stops the decode leg', async () => {
     const req = await request('<<sim prefill-error=UNAVAILABLE tokens=400>> hello', true);
     const decodeStopped = stopped(decodeSim, req.requestId);
-    const { err } = await runPair(req);
+    const reported: [string | null, boolean][] = [];
+    const { err } = await runPair(req, (e, failedPair) => reported.push([e.code, failedPair]));
     assert.ok(err instanceof ApiError);
+    assert.deepEqual(reported, [['worker_unavailable', true]], 'the prefill leg\'s own error is reported');
     assert.equal(err.code, 'prefill_worker_failed');
     assert.equal(err.status, 503, 'the prefill status is kept, so retries can judge it');
     assert.match(err.message, /prefill/);
@@ -152,7 +154,10 @@ describe('prefill/decode pair call', () => {
   it('only reports a prefill failure that comes after the decode stream finished', async () => {
     const req = await request('<<sim prefill-error=INTERNAL prefill-delay-ms=300 tokens=3>> hello', false);
     let late: ApiError | undefined;
-    const { messages, err } = await runPair(req, (e) => (late = e));
+    const { messages, err } = await runPair(req, (e, failedPair) => {
+      assert.equal(failedPair, false);
+      late = e;
+    });
     assert.equal(err, undefined);
     assert.equal(messages.length, 1, 'the decode Complete');
     await waitFor(() => late !== undefined, 2_000, 'the late prefill error');
