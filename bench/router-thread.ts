@@ -28,7 +28,7 @@ try {
     await new Promise((r) => setTimeout(r, 20));
   }
   // Times every prep-pool call (template + tokenizer) so the router-added TTFT can be split into prep and the rest.
-  const prep = router.model.prep;
+  const prep = (await router.models.start()).prep;
   const renderChat = prep.renderChat.bind(prep);
   let prepTimes = new Samples();
   prep.renderChat = async (input) => {

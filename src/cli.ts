@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const router = await startRouter(config);
-    process.stdout.write(`Switchyard ready on ${router.url} serving '${router.model.id}' with ${config.workerUrls.length + config.prefillWorkers.length + config.decodeUrls.length} worker(s)\n`);
+    process.stdout.write(`Switchyard ready on ${router.url} serving ${router.models.list().map((m) => `'${m.id}'`).join(', ')} with ${config.workerUrls.length + config.prefillWorkers.length + config.decodeUrls.length} worker(s)\n`);
     await waitForSignal();
     await router.close();
     return 0;

@@ -8,14 +8,16 @@ import { RoutingMetrics } from './metrics/routing-metrics.js';
 import type { PipelineContext } from './pipeline/context.js';
 import { Dispatcher } from './pipeline/dispatch.js';
 import { retryConfigFromFlags, RetryPolicy } from './pipeline/retry-policy.js';
-import { applyWorkerInfo, loadServedModel, type ServedModel } from './pipeline/served-model.js';
+import { ModelRegistry } from './pipeline/models.js';
+import type { ServedModel } from './pipeline/served-model.js';
 import { buildApp } from './server/app.js';
-import { WorkerFleet, type BreakerChange, type StateChange, type WorkerRejection } from './workers/fleet.js';
+import { WorkerFleet, type AddWorkerOptions, type BreakerChange, type StateChange, type WorkerRejection } from './workers/fleet.js';
 
 export interface RunningRouter {
   app: FastifyInstance;
   url: string;
-  model: ServedModel;
+  /** The served models; the startup one is loaded before startRouter resolves. */
+  models: ModelRegistry;
   fleet: WorkerFleet;
   metrics: RouterMetrics;
   /** Where Prometheus scrapes /metrics; undefined with --disable-prometheus. */
@@ -42,41 +44,43 @@ export function fleetFromConfig(config: RouterConfig): WorkerFleet {
   });
 }
 
-/** Connects to the workers, loads the model's tokenizer and template, and starts the HTTP server. */
+/**
+ * Connects to the workers, loads the startup model's tokenizer and template (other models load as
+ * their first worker is admitted), and starts the HTTP server.
+ */
 export async function startRouter(config: RouterConfig): Promise<RunningRouter> {
   const fleet = fleetFromConfig(config);
-  // With --dp-aware the entries appear once a probe has read dp_size; nothing waits for that here.
-  for (const url of config.workerUrls) fleet.add(url).catch(() => undefined);
-  for (const w of config.prefillWorkers) fleet.add(w.url, { role: 'prefill', ...(w.bootstrapPort === undefined ? {} : { bootstrapPort: w.bootstrapPort }) }).catch(() => undefined);
-  for (const url of config.decodeUrls) fleet.add(url, { role: 'decode' }).catch(() => undefined);
-  let model: ServedModel | undefined;
+  const models = new ModelRegistry(config, fleet);
+  const admitTimeoutMs = config.healthCheckTimeoutSecs * 1000;
+  const add = (url: string, opts: AddWorkerOptions = {}) => {
+    // With --dp-aware the entries appear once a probe has read dp_size; nothing waits for that here.
+    fleet.add(url, { ...opts, admit: (client) => models.admit(url, client, admitTimeoutMs) }).catch(() => undefined);
+  };
+  for (const url of config.workerUrls) add(url);
+  for (const w of config.prefillWorkers) add(w.url, { role: 'prefill', ...(w.bootstrapPort === undefined ? {} : { bootstrapPort: w.bootstrapPort }) });
+  for (const url of config.decodeUrls) add(url, { role: 'decode' });
   let metricsServer: MetricsServer | undefined;
   try {
-    model = await loadServedModel(config, fleet);
+    await models.start();
     const metrics = new RouterMetrics(config.prometheusDurationBuckets);
     watchFleet(metrics.registry, fleet);
-    const ctx: PipelineContext = {
-      model,
-      fleet,
-      requestTimeoutMs: config.requestTimeoutSecs * 1000,
-      metrics,
-      dispatcher: new Dispatcher(fleet, {
-        policy: config.policy,
-        ...(config.pdDisaggregation
-          ? { pd: { prefillPolicy: config.prefillPolicy, decodePolicy: config.decodePolicy, metrics: new PdMetrics(metrics.registry, config.prometheusDurationBuckets) } }
-          : {}),
-        policyOptions: {
-          blockSize: config.blockSize,
-          cacheThreshold: config.cacheThreshold,
-          balanceAbsThreshold: config.balanceAbsThreshold,
-          balanceRelThreshold: config.balanceRelThreshold,
-          evictionIntervalSecs: config.evictionIntervalSecs,
-          maxTreeSize: config.maxTreeSize,
-        },
-        retry: new RetryPolicy(retryConfigFromFlags(config)),
-        metrics: new RoutingMetrics(metrics.registry),
-      }),
-    };
+    const dispatcher = new Dispatcher(fleet, {
+      policy: config.policy,
+      ...(config.pdDisaggregation
+        ? { pd: { prefillPolicy: config.prefillPolicy, decodePolicy: config.decodePolicy, metrics: new PdMetrics(metrics.registry, config.prometheusDurationBuckets) } }
+        : {}),
+      policyOptions: {
+        blockSize: config.blockSize,
+        cacheThreshold: config.cacheThreshold,
+        balanceAbsThreshold: config.balanceAbsThreshold,
+        balanceRelThreshold: config.balanceRelThreshold,
+        evictionIntervalSecs: config.evictionIntervalSecs,
+        maxTreeSize: config.maxTreeSize,
+      },
+      retry: new RetryPolicy(retryConfigFromFlags(config)),
+      metrics: new RoutingMetrics(metrics.registry),
+    });
+    const ctx: PipelineContext = { models, fleet, requestTimeoutMs: config.requestTimeoutSecs * 1000, metrics, dispatcher };
     const app = buildApp(ctx, {
       logLevel: config.logLevel,
       maxPayloadSize: config.maxPayloadSize,
@@ -94,14 +98,19 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
           }
         : {}),
     });
-    const served = model;
+    // As in the reference, a model's routing policies go with its last worker.
+    models.on('released', (m: ServedModel) => {
+      dispatcher.forgetModel(m.id);
+      app.log.info({ model: m.id }, 'model released: its last worker left');
+    });
+    models.on('loaded', (m: ServedModel) => app.log.info({ model: m.id, dir: m.assets.dir }, 'model loaded'));
     fleet.on('state', (c: StateChange) => {
       if (c.to === 'ready') {
         app.log.info({ worker: c.id, from: c.from }, 'worker is ready');
         fleet
           .get(c.id)
           ?.client.getModelInfo()
-          .then((info) => applyWorkerInfo(served, info))
+          .then((info) => models.refresh(c.url, info))
           .catch(() => undefined);
       } else app.log.warn({ worker: c.id, from: c.from, to: c.to, reason: c.reason }, 'worker left rotation');
     });
@@ -116,7 +125,7 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
     return {
       app,
       url: `http://${host}:${port}`,
-      model: served,
+      models,
       fleet,
       metrics,
       metricsUrl: metricsServer?.url,
@@ -124,13 +133,13 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
         await app.close();
         await metricsServer?.close();
         fleet.close();
-        await served.prep.close();
+        await models.close();
       },
     };
   } catch (err) {
     await metricsServer?.close();
     fleet.close();
-    await model?.prep.close();
+    await models.close();
     throw err;
   }
 }

@@ -12,6 +12,7 @@ import { callId, choiceParsing, isParsed, needsSpecialTokens, parseChoice, planO
 import { checkContextLength, decoderOptions, setupStops, startGeneration, workerShouldStream } from './prepared.js';
 import { buildChatGenerateRequest, responseFormatSchema, type EngineConstraint } from './request-builder.js';
 import { resolveRequestId } from './request-id.js';
+import type { ServedModel } from './served-model.js';
 import { drain, mapStream, type Startable, type StreamSource, type TokenClock } from './stream-source.js';
 import { planTools } from './tool-plan.js';
 import { toUsage, type Usage } from './usage.js';
@@ -39,8 +40,7 @@ function harmonyFormatConstraint(req: ChatRequest): EngineConstraint | undefined
   return schema === undefined ? undefined : { $case: 'structuralTag', value: harmonyResponseFormatTag(schema) };
 }
 
-export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: RequestMeta): Promise<ChatRun> {
-  const model = ctx.model;
+export async function startChat(ctx: PipelineContext, model: ServedModel, req: ChatRequest, meta: RequestMeta): Promise<ChatRun> {
   // Harmony constrains tool calls with its own structural tag whatever the flags say (parsers.md §4).
   const tagBuilder = model.harmony ? harmonyToolTag : model.toolParserConfigured && model.toolParser ? structuralTagBuilder(model.toolParser) : undefined;
   const formatConstraint = model.harmony ? harmonyFormatConstraint(req) : undefined;
@@ -73,9 +73,9 @@ export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: Re
       continueFinalMessage: continueFinal,
       ...(Object.keys(kwargs).length ? { kwargs } : {}),
     }),
-    setupStops(ctx, stops, stopTokenIds),
+    setupStops(model, stops, stopTokenIds),
   ]);
-  checkContextLength(ctx, prepared.ids.length, req.max_completion_tokens);
+  checkContextLength(model, prepared.ids.length, req.max_completion_tokens);
 
   const output = planOutput({
     reasoningParser: model.reasoningParser,
@@ -103,11 +103,11 @@ export async function startChat(ctx: PipelineContext, req: ChatRequest, meta: Re
   });
   request.stream = workerShouldStream(req.stream, stopSetup.plan);
   const decoder = decoderOptions(
-    ctx,
+    model,
     { skipSpecialTokens, ignoreEos: req.ignore_eos, noStopTrim: req.no_stop_trim, stops, stopTokenIds },
     stopSetup,
   );
-  const generation = startGeneration(ctx, meta, { ids: prepared.ids, user: req.user, maxNewTokens: req.max_completion_tokens }, request, decoder, stopSetup, req.logprobs, model.harmony);
+  const generation = startGeneration(ctx, model, meta, { ids: prepared.ids, user: req.user, maxNewTokens: req.max_completion_tokens }, request, decoder, stopSetup, req.logprobs, model.harmony);
   return {
     id,
     created: Math.floor(meta.startedAt / 1000),

@@ -7,6 +7,7 @@ import type { PromptTokenLogprob, TokenLogprob, TopLogprob } from './logprobs.js
 import { checkContextLength, decoderOptions, setupStops, startGeneration, workerShouldStream } from './prepared.js';
 import { buildCompletionGenerateRequest } from './request-builder.js';
 import { resolveRequestId } from './request-id.js';
+import type { ServedModel } from './served-model.js';
 import { mapStream, type StreamSource, type TokenClock } from './stream-source.js';
 import { addUsage, toUsage, type Usage } from './usage.js';
 
@@ -34,20 +35,20 @@ function promptList(prompt: CompletionRequest['prompt']): (string | number[])[] 
   return prompt as (string | number[])[];
 }
 
-export async function startCompletion(ctx: PipelineContext, req: CompletionRequest, meta: RequestMeta): Promise<CompletionRun> {
+export async function startCompletion(ctx: PipelineContext, model: ServedModel, req: CompletionRequest, meta: RequestMeta): Promise<CompletionRun> {
   const prompts = promptList(req.prompt);
   if (prompts.length === 0) throw new ApiError(400, 'prompt must not be empty', { param: 'prompt', code: 'invalid_value' });
   const texts = prompts.filter((p): p is string => typeof p === 'string');
   const stops = req.stop;
   const stopTokenIds = req.stop_token_ids;
   const [encodedTexts, stopSetup] = await Promise.all([
-    texts.length ? ctx.model.prep.encode(texts, true) : Promise.resolve([]),
-    setupStops(ctx, stops, stopTokenIds),
+    texts.length ? model.prep.encode(texts, true) : Promise.resolve([]),
+    setupStops(model, stops, stopTokenIds),
   ]);
   const id = resolveRequestId({ rid: req.rid, headerId: meta.headerRequestId, prefix: 'cmpl-' });
   const skipSpecialTokens = req.skip_special_tokens;
   const decoder = decoderOptions(
-    ctx,
+    model,
     { skipSpecialTokens, ignoreEos: req.ignore_eos, noStopTrim: req.no_stop_trim, stops, stopTokenIds },
     stopSetup,
   );
@@ -55,19 +56,19 @@ export async function startCompletion(ctx: PipelineContext, req: CompletionReque
   const runs: PromptRun[] = prompts.map((p, i) => {
     const ids = typeof p === 'string' ? encodedTexts[t++]! : Uint32Array.from(p);
     if (ids.length === 0) throw new ApiError(400, 'prompt must not be empty', { param: 'prompt', code: 'invalid_value' });
-    checkContextLength(ctx, ids.length, req.max_tokens);
-    const promptText = typeof p === 'string' ? p : ctx.model.tokenizer.decode(p, false);
+    checkContextLength(model, ids.length, req.max_tokens);
+    const promptText = typeof p === 'string' ? p : model.tokenizer.decode(p, false);
     const request = buildCompletionGenerateRequest(req, {
       requestId: prompts.length === 1 ? id : `${id}-p${i}`,
       inputIds: ids,
       text: promptText,
       stops: stopSetup.plan,
-      defaults: ctx.model.defaults,
+      defaults: model.defaults,
       skipSpecialTokens,
     });
     request.stream = workerShouldStream(req.stream, stopSetup.plan);
     return {
-      generation: startGeneration(ctx, meta, { ids, user: req.user, maxNewTokens: req.max_tokens }, request, decoder, stopSetup, req.logprobs !== undefined && req.logprobs !== null),
+      generation: startGeneration(ctx, model, meta, { ids, user: req.user, maxNewTokens: req.max_tokens }, request, decoder, stopSetup, req.logprobs !== undefined && req.logprobs !== null),
       promptText,
       promptTokens: ids.length,
     };
@@ -75,7 +76,7 @@ export async function startCompletion(ctx: PipelineContext, req: CompletionReque
   return {
     id,
     created: Math.floor(meta.startedAt / 1000),
-    model: req.model ?? ctx.model.id,
+    model: req.model ?? model.id,
     n: req.n,
     echo: req.echo,
     includeUsage: req.stream_options?.include_usage === true,

@@ -1,11 +1,12 @@
 import type { RouterMetrics } from '../metrics/router-metrics.js';
 import type { WorkerFleet } from '../workers/fleet.js';
 import type { Dispatcher } from './dispatch.js';
-import type { ServedModel } from './served-model.js';
+import type { ModelRegistry } from './models.js';
 
 /** What the pipeline needs from the running router; built once at startup. */
 export interface PipelineContext {
-  model: ServedModel;
+  /** The served models by name; each request runs with the one it names. */
+  models: ModelRegistry;
   fleet: WorkerFleet;
   requestTimeoutMs: number;
   metrics: RouterMetrics;

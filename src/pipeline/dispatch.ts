@@ -114,14 +114,19 @@ export class Dispatcher {
 
   /** The policy instance for one model's workers of one role, created on first use. */
   policy(model: string, role: WorkerRole): RoutingPolicy {
-    const key = `${model}\u0000${role}`;
+    const key = policyKey(model, role);
     let p = this.policies.get(key);
     if (!p) {
       p = createPolicy(this.policyNameFor(role), this.opts.policyOptions);
       this.policies.set(key, p);
-      for (const e of this.fleet.list()) if (e.role === role) setCapacity(p, e);
+      for (const e of this.fleet.list()) if (e.role === role && e.server.model === model) setCapacity(p, e);
     }
     return p;
+  }
+
+  /** The model is no longer served: its policies (trees, rings, counters) go. */
+  forgetModel(model: string): void {
+    for (const role of ROLES) this.policies.delete(policyKey(model, role));
   }
 
   begin(req: DispatchRequest): RequestDispatch {
@@ -130,7 +135,7 @@ export class Dispatcher {
 
   /** Picks a worker of `role` with the model's policy and leases it with the prompt tokens it is not expected to have cached. */
   lease(req: DispatchRequest, role: WorkerRole, tried: ReadonlySet<string>, attempt: number): { lease: WorkerLease; predictedCachedTokens: number } {
-    const entries = this.candidates(role, tried);
+    const entries = this.candidates(req.model, role, tried);
     const policy = this.policy(req.model, role);
     return this.leaseChosen(req, role, entries, policy, policy.select(this.fleet.candidates(entries), req.input), attempt);
   }
@@ -140,8 +145,8 @@ export class Dispatcher {
    * decode leg by its policy among decode workers with KV room for the request) and leases both.
    */
   leasePair(req: DispatchRequest, tried: ReadonlySet<string>, attempt: number): { prefill: WorkerLease; decode: WorkerLease; predictedCachedTokens: number } {
-    const prefills = this.candidates('prefill', tried);
-    const decodes = this.candidates('decode', tried);
+    const prefills = this.candidates(req.model, 'prefill', tried);
+    const decodes = this.candidates(req.model, 'decode', tried);
     const prefillPolicy = this.policy(req.model, 'prefill');
     const decodePolicy = this.policy(req.model, 'decode');
     const pair = selectPair(prefillPolicy, decodePolicy, this.fleet.candidates(prefills), this.fleet.candidates(decodes), req.input);
@@ -152,9 +157,9 @@ export class Dispatcher {
     return { prefill: prefill.lease, decode: decode.lease, predictedCachedTokens: prefill.predictedCachedTokens };
   }
 
-  /** The routable workers of `role`, without those already tried while another one is left. */
-  private candidates(role: WorkerRole, tried: ReadonlySet<string>): WorkerEntry[] {
-    const entries = this.fleet.routable(role);
+  /** The model's routable workers of `role`, without those already tried while another one is left. */
+  private candidates(model: string, role: WorkerRole, tried: ReadonlySet<string>): WorkerEntry[] {
+    const entries = this.fleet.routable(role, model);
     if (entries.length === 0) throw noAvailableWorkers(role);
     if (tried.size > 0 && entries.length > 1) {
       const fresh = entries.filter((e) => !tried.has(e.id));
@@ -203,6 +208,12 @@ export class Dispatcher {
   private learnCapacities(entries: readonly WorkerEntry[]): void {
     for (const e of entries) for (const p of this.policies.values()) setCapacity(p, e);
   }
+}
+
+const ROLES: readonly WorkerRole[] = ['regular', 'prefill', 'decode'];
+
+function policyKey(model: string, role: WorkerRole): string {
+  return `${model}\u0000${role}`;
 }
 
 function setCapacity(policy: RoutingPolicy, e: WorkerEntry): void {

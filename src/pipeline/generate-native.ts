@@ -6,6 +6,7 @@ import type { TokenLogprob } from './logprobs.js';
 import { checkContextLength, decoderOptions, setupStops, startGeneration, workerShouldStream } from './prepared.js';
 import { buildNativeGenerateRequest } from './request-builder.js';
 import { resolveRequestId } from './request-id.js';
+import type { ServedModel } from './served-model.js';
 import { drain, mapStream, type StreamSource, type TokenClock } from './stream-source.js';
 
 interface NativeItem {
@@ -34,36 +35,36 @@ function inputs(req: GenerateNativeRequest): { texts?: string[]; ids?: number[][
 }
 
 /** SGLang's native /generate: text or input ids in, SGLang-shaped JSON or SSE out. */
-export async function startGenerate(ctx: PipelineContext, req: GenerateNativeRequest, meta: RequestMeta): Promise<GenerateRun> {
+export async function startGenerate(ctx: PipelineContext, model: ServedModel, req: GenerateNativeRequest, meta: RequestMeta): Promise<GenerateRun> {
   const sp = req.sampling_params;
   const stops = sp.stop;
   const stopTokenIds = sp.stop_token_ids;
   const inp = inputs(req);
   const [encoded, stopSetup] = await Promise.all([
-    inp.texts ? ctx.model.prep.encode(inp.texts, false) : Promise.resolve(inp.ids!.map((a) => Uint32Array.from(a))),
-    setupStops(ctx, stops, stopTokenIds),
+    inp.texts ? model.prep.encode(inp.texts, false) : Promise.resolve(inp.ids!.map((a) => Uint32Array.from(a))),
+    setupStops(model, stops, stopTokenIds),
   ]);
   const skipSpecialTokens = sp.skip_special_tokens ?? true;
   const decoder = decoderOptions(
-    ctx,
+    model,
     { skipSpecialTokens, ignoreEos: sp.ignore_eos === true, noStopTrim: sp.no_stop_trim === true, stops, stopTokenIds },
     stopSetup,
   );
   const baseId = resolveRequestId({ rid: typeof req.rid === 'string' ? req.rid : undefined, headerId: meta.headerRequestId, prefix: 'gnt-' });
   const items = encoded.map((ids, i): NativeItem => {
     if (ids.length === 0) throw new ApiError(400, 'the prompt is empty', { param: inp.texts ? 'text' : 'input_ids', code: 'invalid_value' });
-    checkContextLength(ctx, ids.length, sp.max_new_tokens);
+    checkContextLength(model, ids.length, sp.max_new_tokens);
     const id = Array.isArray(req.rid) ? String(req.rid[i] ?? `${baseId}-${i}`) : encoded.length === 1 ? baseId : `${baseId}-${i}`;
     const request = buildNativeGenerateRequest(req, {
       requestId: id,
       inputIds: ids,
       text: inp.texts?.[i] ?? '',
       stops: stopSetup.plan,
-      defaults: ctx.model.defaults,
+      defaults: model.defaults,
       skipSpecialTokens,
     });
     request.stream = workerShouldStream(req.stream, stopSetup.plan);
-    return { id, generation: startGeneration(ctx, meta, { ids, maxNewTokens: sp.max_new_tokens }, request, decoder, stopSetup, req.return_logprob), promptTokens: ids.length };
+    return { id, generation: startGeneration(ctx, model, meta, { ids, maxNewTokens: sp.max_new_tokens }, request, decoder, stopSetup, req.return_logprob), promptTokens: ids.length };
   });
   return {
     items,

@@ -2,6 +2,7 @@ import { ApiError } from '../errors.js';
 import type { GenerateRequest } from '../gen/sglang/grpc/scheduler/sglang_scheduler.js';
 import type { SequenceDecoderOptions } from '../tokenizer/sequence-decoder.js';
 import type { PipelineContext, RequestMeta } from './context.js';
+import type { ServedModel } from './served-model.js';
 import type { RouteInput } from '../routing/types.js';
 import { routingKey } from './dispatch.js';
 import { Generation } from './generation.js';
@@ -13,10 +14,10 @@ export interface StopSetup {
 }
 
 /** Encodes stop strings in the prep pool; single-token ones become engine stop ids (the engine rejects strings). */
-export async function setupStops(ctx: PipelineContext, stops: readonly string[], stopTokenIds: readonly number[]): Promise<StopSetup> {
+export async function setupStops(model: ServedModel, stops: readonly string[], stopTokenIds: readonly number[]): Promise<StopSetup> {
   const encoded = new Map<string, ArrayLike<number>>();
   if (stops.length) {
-    const ids = await ctx.model.prep.encode([...stops], false);
+    const ids = await model.prep.encode([...stops], false);
     stops.forEach((s, i) => encoded.set(s, ids[i]!));
   }
   const plan = planStops(stops, encoded, stopTokenIds);
@@ -28,8 +29,8 @@ export async function setupStops(ctx: PipelineContext, stops: readonly string[],
   return { plan, stopIdToString };
 }
 
-export function checkContextLength(ctx: PipelineContext, promptTokens: number, maxNewTokens: number | undefined): void {
-  const limit = ctx.model.maxContextLength;
+export function checkContextLength(model: ServedModel, promptTokens: number, maxNewTokens: number | undefined): void {
+  const limit = model.maxContextLength;
   if (!limit) return;
   if (promptTokens + (maxNewTokens ?? 0) > limit) {
     const what = maxNewTokens ? `${promptTokens} prompt tokens + ${maxNewTokens} requested completion tokens` : `${promptTokens} prompt tokens`;
@@ -48,9 +49,9 @@ export interface DecodeSettings {
   stopTokenIds: readonly number[];
 }
 
-export function decoderOptions(ctx: PipelineContext, s: DecodeSettings, stopSetup: StopSetup): SequenceDecoderOptions {
+export function decoderOptions(model: ServedModel, s: DecodeSettings, stopSetup: StopSetup): SequenceDecoderOptions {
   const ids = new Set<number>(s.stopTokenIds);
-  if (!s.ignoreEos) for (const id of ctx.model.eosTokenIds) ids.add(id);
+  if (!s.ignoreEos) for (const id of model.eosTokenIds) ids.add(id);
   for (const id of stopSetup.stopIdToString.keys()) ids.add(id);
   return { skipSpecialTokens: s.skipSpecialTokens, stopStrings: s.stops, stopTokenIds: ids, noStopTrim: s.noStopTrim };
 }
@@ -67,6 +68,7 @@ export interface RoutedPrompt {
 /** Binds one GenerateRequest to a dispatch: the worker is chosen by the routing policy when the generation starts. */
 export function startGeneration(
   ctx: PipelineContext,
+  model: ServedModel,
   meta: RequestMeta,
   prompt: RoutedPrompt,
   request: GenerateRequest,
@@ -80,9 +82,9 @@ export function startGeneration(
   if (key !== undefined) input.key = key;
   if (prompt.maxNewTokens !== undefined) input.maxNewTokens = prompt.maxNewTokens;
   return new Generation({
-    dispatch: ctx.dispatcher.begin({ model: ctx.model.id, route: meta.route, input, log: meta.log }),
+    dispatch: ctx.dispatcher.begin({ model: model.id, route: meta.route, input, log: meta.log }),
     request,
-    tokenizer: ctx.model.tokenizer,
+    tokenizer: model.tokenizer,
     decoder,
     stopIdToString: stopSetup.stopIdToString,
     logprobs,

@@ -7,11 +7,12 @@
 export type RequestIdPrefix = 'chatcmpl-' | 'cmpl-' | 'gnt-' | 'req-';
 
 /**
- * `rid` from the body is used verbatim (in prefill/decode mode it gets a uuid suffix, since both legs
- * and every retry need a fresh id); else the middleware/header id plus a uuid; else prefix plus a uuid.
+ * `rid` from the body is used verbatim, in prefill/decode mode too (both legs of an attempt share its
+ * id, and retries get their own through attemptRequestId); else the middleware/header id plus a uuid;
+ * else prefix plus a uuid.
  */
-export function resolveRequestId(opts: { rid?: string | undefined; headerId?: string | undefined; prefix: RequestIdPrefix; pd?: boolean }): string {
-  if (opts.rid) return opts.pd ? `${opts.rid}-${uuidv7()}` : opts.rid;
+export function resolveRequestId(opts: { rid?: string | undefined; headerId?: string | undefined; prefix: RequestIdPrefix }): string {
+  if (opts.rid) return opts.rid;
   if (opts.headerId) return `${opts.headerId}-${uuidv7()}`;
   return `${opts.prefix}${uuidv7()}`;
 }

@@ -9,11 +9,10 @@ import { detectThinkingToggle, type ThinkingToggle } from '../parsers/reasoning/
 import { detectToolParser } from '../parsers/tools/registry.js';
 import { loadModelAssets, resolveModelDir, type ModelAssets } from '../tokenizer/assets.js';
 import { PrepPool } from '../tokenizer/prep-pool.js';
-import type { WorkerFleet } from '../workers/fleet.js';
 import { harmonyTokenizerMismatch } from './harmony-output.js';
 import { parseDefaultSamplingParams, type ModelSamplingDefaults } from './request-builder.js';
 
-/** The one model this router serves: its tokenizer (for decoding on the event loop), assets and prep pool. */
+/** One model the router serves: its tokenizer (for decoding on the event loop), assets, prep pool and parsers. */
 export interface ServedModel {
   id: string;
   /** Other names clients may send for it (model path, worker's served name). */
@@ -52,23 +51,21 @@ function isDir(p: string): boolean {
   }
 }
 
-async function firstModelInfo(fleet: WorkerFleet, timeoutMs: number): Promise<GetModelInfoResponse> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError = 'no worker answered';
-  for (;;) {
-    for (const client of fleet.clients()) {
-      try {
-        return await client.getModelInfo(Math.min(5_000, Math.max(100, deadline - Date.now())));
-      } catch (err) {
-        lastError = `${client.url}: ${(err as Error).message}`;
-      }
-    }
-    if (Date.now() >= deadline) throw new StartupError(`could not read GetModelInfo from any worker (${lastError})`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+/**
+ * The flags that shape one model. The startup model takes the command line's (its RouterConfig);
+ * a model that appears later takes only its workers' GetModelInfo (see otherModelSettings).
+ */
+export type ModelSettings = Pick<
+  RouterConfig,
+  'modelPath' | 'tokenizerPath' | 'chatTemplate' | 'servedModelName' | 'reasoningParser' | 'toolCallParser' | 'tokenizerBackend' | 'prepThreads'
+>;
+
+/** A model other than the startup one: tokenizer and template from its worker, parsers detected, the shared tokenizer knobs. */
+export function otherModelSettings(config: RouterConfig): ModelSettings {
+  return { reasoningParser: 'auto', toolCallParser: 'auto', tokenizerBackend: config.tokenizerBackend, prepThreads: config.prepThreads };
 }
 
-function resolveTokenizerDir(config: RouterConfig, info: GetModelInfoResponse | undefined): string {
+function resolveTokenizerDir(config: ModelSettings, info: GetModelInfoResponse | undefined): string {
   const explicit = config.tokenizerPath ?? config.modelPath;
   if (explicit !== undefined) {
     const dir = resolveModelDir(explicit);
@@ -89,11 +86,8 @@ function resolveTokenizerDir(config: RouterConfig, info: GetModelInfoResponse | 
   );
 }
 
-export async function loadServedModel(config: RouterConfig, fleet: WorkerFleet): Promise<ServedModel> {
-  const needInfo = config.tokenizerPath === undefined && config.modelPath === undefined;
-  const info = needInfo
-    ? await firstModelInfo(fleet, config.workerStartupTimeoutSecs * 1000)
-    : await firstModelInfo(fleet, 1_000).catch(() => undefined);
+/** Loads a model's tokenizer, template and prep pool from `settings` and its worker's GetModelInfo (when one answered). */
+export async function loadServedModel(config: ModelSettings, info: GetModelInfoResponse | undefined): Promise<ServedModel> {
   const dir = resolveTokenizerDir(config, info);
   const assets = await loadModelAssets(dir, config.chatTemplate ? { chatTemplatePath: config.chatTemplate } : undefined);
   const tokenizer = await loadTokenizer(assets.tokenizerJsonPath, config.tokenizerBackend);
@@ -110,7 +104,12 @@ export async function loadServedModel(config: RouterConfig, fleet: WorkerFleet):
   const harmony = wantsHarmony(config, identity, tokenizer);
   const prepRef = { dir, backend: config.tokenizerBackend, ...(config.chatTemplate ? { chatTemplatePath: config.chatTemplate } : {}), ...(harmony ? { harmony } : {}) };
   const prep = new PrepPool(prepRef, config.prepThreads);
-  await prep.warmUp();
+  try {
+    await prep.warmUp();
+  } catch (err) {
+    await prep.close();
+    throw err;
+  }
 
   const pick = (flag: string, detect: () => string | undefined) => (harmony || flag === 'none' ? undefined : flag === 'auto' ? detect() : flag);
   const reasoningParser = pick(config.reasoningParser, () => detectReasoningParser(identity));
@@ -139,7 +138,7 @@ export async function loadServedModel(config: RouterConfig, fleet: WorkerFleet):
  * Harmony when a parser flag names it (the tokenizer must then have the o200k_harmony markers), or
  * when the model looks like GPT-OSS and its tokenizer agrees (a look-alike name alone is not enough).
  */
-function wantsHarmony(config: RouterConfig, identity: HarmonyModelIdentity, tokenizer: Tokenizer): boolean {
+function wantsHarmony(config: ModelSettings, identity: HarmonyModelIdentity, tokenizer: Tokenizer): boolean {
   const forced = config.reasoningParser === HARMONY_PARSER || config.toolCallParser === HARMONY_PARSER;
   if (!forced && !isHarmonyModel(identity)) return false;
   const mismatch = harmonyTokenizerMismatch(tokenizer);

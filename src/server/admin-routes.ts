@@ -94,7 +94,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: PipelineContext, 
     }
     const reg = await registerWorker(
       fleet,
-      ctx.model,
+      ctx.models,
       {
         url,
         ...(body.api_key === undefined ? {} : { apiKey: body.api_key }),
@@ -115,8 +115,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: PipelineContext, 
   });
 
   app.get<{ Querystring: { model?: string } }>('/workers', { schema: listWorkersSchema }, async (request) => {
-    const model = request.query.model;
-    const workers = model === undefined || ctx.model.aliases.has(model) ? fleet.describe() : [];
+    const name = request.query.model;
+    // Any of a model's names selects its workers; a name no model holds selects none.
+    const model = name !== undefined && ctx.models.has(name) ? ctx.models.resolve(name).id : undefined;
+    const workers = name === undefined ? fleet.describe() : fleet.describe().filter((w) => model !== undefined && w.model_id === model);
     const count = (role: WorkerRole) => workers.filter((w) => w.role === role).length;
     return { workers, total: workers.length, stats: { regular_count: count('regular'), prefill_count: count('prefill'), decode_count: count('decode') } };
   });

@@ -9,6 +9,7 @@ import { ROUTING_KEY_HEADER, SESSION_HEADER } from '../pipeline/dispatch.js';
 import type { RouteTrace } from '../pipeline/generation.js';
 import { collectGenerate, generateGroup, generateStream, startGenerate } from '../pipeline/generate-native.js';
 import { parseFunctionCallOffline, parseReasoningOffline } from '../pipeline/offline-parse.js';
+import type { ServedModel } from '../pipeline/served-model.js';
 import type { StreamSource, TokenClock } from '../pipeline/stream-source.js';
 import {
   validateChatRequest,
@@ -109,64 +110,54 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     return m;
   };
 
-  /** Refuses unknown models; an accepted name becomes the request's metrics label (aliases are few). */
-  const checkModel = (request: FastifyRequest, model: string | undefined): void => {
-    if (model !== undefined && model !== '' && !ctx.model.aliases.has(model)) {
-      throw new ApiError(404, `The model '${model}' does not exist; this router serves '${ctx.model.id}'`, {
-        type: 'invalid_request_error',
-        code: 'model_not_found',
-        param: 'model',
-      });
-    }
-    request.switchyardModel = model || ctx.model.id;
+  /** The model a request names (404 for an unknown one); an accepted name becomes its metrics label (served names are few). */
+  const modelOf = (request: FastifyRequest, name: string | undefined): ServedModel => {
+    const model = ctx.models.resolve(name);
+    request.switchyardModel = name || model.id;
+    return model;
   };
   const tokenClock = (request: FastifyRequest): TokenClock =>
     metrics.tokenTimer(request.routeOptions.url ?? 'other', request.switchyardModel, request.switchyardStart);
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const req = validateChatRequest(request.body);
-    checkModel(request, req.model);
-    const run = await startChat(ctx, req, meta(request));
+    const run = await startChat(ctx, modelOf(request, req.model), req, meta(request));
     if (req.stream) return streamResponse(request, reply, chatStream(run, tokenClock(request)));
     return collectUnlessGone(reply, run.generation, collectChat(run, req.logprobs));
   });
 
   app.post('/v1/completions', async (request, reply) => {
     const req = validateCompletionRequest(request.body);
-    checkModel(request, req.model);
-    const run = await startCompletion(ctx, req, meta(request));
+    const run = await startCompletion(ctx, modelOf(request, req.model), req, meta(request));
     if (req.stream) return streamResponse(request, reply, completionStream(run, tokenClock(request)));
     return collectUnlessGone(reply, completionGroup(run), collectCompletion(run));
   });
 
   app.post('/generate', async (request, reply) => {
     const req = validateGenerateRequest(request.body);
-    checkModel(request, undefined);
-    const run = await startGenerate(ctx, req, meta(request));
+    const run = await startGenerate(ctx, modelOf(request, req.model), req, meta(request));
     if (req.stream) return streamResponse(request, reply, generateStream(run, tokenClock(request)));
     return collectUnlessGone(reply, generateGroup(run), collectGenerate(run));
   });
 
   app.get('/v1/models', async () => ({
     object: 'list',
-    data: [
-      {
-        id: ctx.model.id,
-        object: 'model',
-        created: ctx.model.created,
-        owned_by: 'switchyard',
-        root: ctx.model.assets.dir,
-        ...(ctx.model.maxContextLength ? { max_model_len: ctx.model.maxContextLength } : {}),
-      },
-    ],
+    data: ctx.models.list().map((m) => ({
+      id: m.id,
+      object: 'model',
+      created: m.created,
+      owned_by: 'switchyard',
+      root: m.assets.dir,
+      ...(m.maxContextLength ? { max_model_len: m.maxContextLength } : {}),
+    })),
   }));
 
   app.post('/v1/tokenize', async (request) => {
     const req = validateTokenizeRequest(request.body);
-    checkModel(request, req.model);
+    const model = modelOf(request, req.model);
     const prompts = typeof req.prompt === 'string' ? [req.prompt] : req.prompt;
-    const ids = await ctx.model.prep.encode(prompts, req.add_special_tokens);
-    const max = ctx.model.maxContextLength ? { max_model_len: ctx.model.maxContextLength } : {};
+    const ids = await model.prep.encode(prompts, req.add_special_tokens);
+    const max = model.maxContextLength ? { max_model_len: model.maxContextLength } : {};
     if (typeof req.prompt === 'string') {
       return { tokens: Array.from(ids[0]!), count: ids[0]!.length, char_count: req.prompt.length, ...max };
     }
@@ -175,11 +166,11 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
 
   app.post('/v1/detokenize', async (request) => {
     const req = validateDetokenizeRequest(request.body);
-    checkModel(request, req.model);
-    const vocab = ctx.model.tokenizer.vocabSize;
+    const model = modelOf(request, req.model);
+    const vocab = model.tokenizer.vocabSize;
     const bad = req.tokens.findIndex((t) => t >= vocab);
     if (bad !== -1) throw new ApiError(400, `token id ${req.tokens[bad]} is outside the vocabulary (size ${vocab})`, { param: `tokens[${bad}]`, code: 'invalid_value' });
-    return { text: ctx.model.tokenizer.decode(req.tokens, req.skip_special_tokens) };
+    return { text: model.tokenizer.decode(req.tokens, req.skip_special_tokens) };
   });
 
   registerAdminRoutes(app, ctx, opts);

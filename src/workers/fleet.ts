@@ -5,9 +5,9 @@ import type { BreakerOptions, BreakerState } from './circuit-breaker.js';
 import type { WorkerOutcome } from './grpc-errors.js';
 import type { HealthState, HealthThresholds } from './health-state.js';
 import { WorkerClient } from './worker-client.js';
-import { WorkerEntry, WorkerServer, type WorkerRole } from './worker-entry.js';
+import { WorkerEntry, WorkerServer, type Admission, type WorkerRole } from './worker-entry.js';
 
-export { WorkerEntry, type WorkerRole } from './worker-entry.js';
+export { WorkerEntry, type Admission, type WorkerRole } from './worker-entry.js';
 
 export interface FleetOptions {
   health: HealthThresholds & { intervalMs: number; timeoutMs: number };
@@ -26,11 +26,11 @@ export interface AddWorkerOptions {
   bootstrapPort?: number;
   /**
    * Runs on each probe until it has passed, after the health check and before the server may
-   * become ready, so a worker is never routable before it was admitted. Resolves with null to
-   * admit, or with the reason to reject: the server is then removed and 'rejected' emitted. A
-   * throw counts as a failed probe and is tried again on the next one.
+   * become ready, so a worker is never routable before it was admitted. Resolves with the model
+   * the server serves to admit it, or with the reason to reject: the server is then removed and
+   * 'rejected' emitted. A throw counts as a failed probe and is tried again on the next one.
    */
-  admit?: (client: WorkerClient) => Promise<string | null>;
+  admit?: (client: WorkerClient) => Promise<Admission>;
 }
 
 /** A server that failed its admission check and was removed. */
@@ -62,6 +62,8 @@ export interface WorkerFlags {
 export interface WorkerView {
   id: string;
   url: string;
+  /** The model it serves, once its admission read it (null for a worker added without an admission check). */
+  model_id: string | null;
   role: WorkerRole;
   dp_rank: number | null;
   dp_size: number | null;
@@ -189,9 +191,10 @@ export class WorkerFleet extends EventEmitter {
     return e.server.health.state === 'ready' && !e.disabled && !e.dead && e.breaker.allows(now);
   }
 
-  routable(role?: WorkerRole): WorkerEntry[] {
+  /** The routable entries, of one role and of one model when given. */
+  routable(role?: WorkerRole, model?: string): WorkerEntry[] {
     const now = this.now();
-    return this.entries.filter((e) => (role === undefined || e.role === role) && this.isRoutable(e, now));
+    return this.entries.filter((e) => (role === undefined || e.role === role) && (model === undefined || e.server.model === model) && this.isRoutable(e, now));
   }
 
   /** A request can be served now: by a routable regular worker, or by a routable prefill and decode pair. */
@@ -275,6 +278,7 @@ export class WorkerFleet extends EventEmitter {
     return {
       id: e.id,
       url: e.url,
+      model_id: e.server.model ?? null,
       role: e.role,
       dp_rank: e.rank ?? null,
       dp_size: e.rank === undefined ? null : (e.server.dpSize ?? null),
@@ -365,8 +369,9 @@ export class WorkerFleet extends EventEmitter {
       if (!res.healthy) throw new Error(res.message || 'worker reports unhealthy');
       if (s.dpSize === undefined) this.discovered(s, await s.client.getServerInfo(this.opts.health.timeoutMs));
       if (s.admit && !s.removed) {
-        const rejected = await s.admit(s.client);
-        if (rejected !== null) return this.reject(s, rejected);
+        const verdict = await s.admit(s.client);
+        if ('rejected' in verdict) return this.reject(s, verdict.rejected);
+        s.model = verdict.model;
         s.admit = undefined;
       }
       if (!s.removed) s.health.probeSucceeded();

@@ -6,6 +6,9 @@ import type { WorkerClient } from './worker-client.js';
 
 export type WorkerRole = 'regular' | 'prefill' | 'decode';
 
+/** An admission check's verdict: the id of the model the server serves, or why it is refused. */
+export type Admission = { model: string } | { rejected: string };
+
 /**
  * One scheduler server (one URL, one gRPC client). Health is probed per server; with DP-aware
  * routing the server is split into one entry per data-parallel rank once GetServerInfo told its dp_size.
@@ -19,7 +22,9 @@ export class WorkerServer {
   loading = false;
   removed = false;
   /** The admission check still to pass before the first successful probe (see AddWorkerOptions.admit). */
-  admit: ((client: WorkerClient) => Promise<string | null>) | undefined;
+  admit: ((client: WorkerClient) => Promise<Admission>) | undefined;
+  /** The id of the model it serves, set by its admission. */
+  model: string | undefined;
   readonly health: HealthTracker;
 
   constructor(

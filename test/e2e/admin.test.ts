@@ -66,7 +66,7 @@ describe('registering and removing workers at runtime', () => {
     assert.ok(sim.stats().generates >= 2, 'the new worker takes its share');
   });
 
-  it('refuses a duplicate with 409, a bad URL or body with 400, and a worker serving another model with 400', async () => {
+  it('refuses a duplicate with 409, a bad URL or body with 400, and a worker whose model cannot be loaded with 400', async () => {
     const [, added] = h.router.fleet.list();
     const dup = await admin(h, 'POST', '/workers', { url: added!.url.replace('grpc://', '') });
     assert.equal(dup.status, 409);
@@ -82,12 +82,14 @@ describe('registering and removing workers at runtime', () => {
     assert.equal(unknownField.status, 400);
     assert.equal(unknownField.json.error.param, 'priority');
 
-    const other = await extraSim(h, { servedModelName: 'another-model' });
+    // A new model whose tokenizer the router cannot find: the worker is refused, not left unservable.
+    const other = await extraSim(h, { servedModelName: 'another-model', tokenizerPath: '/nonexistent/tokenizer' });
     extras.push(other);
     const mismatch = await admin(h, 'POST', '/workers', { url: other.url });
     assert.equal(mismatch.status, 400);
-    assert.equal(mismatch.json.error.code, 'model_mismatch');
+    assert.equal(mismatch.json.error.code, 'model_unavailable');
     assert.match(mismatch.json.error.message, /another-model/);
+    assert.equal((await h.client.models.list()).data.length, 1, 'the refused model is not listed');
     assert.equal(h.router.fleet.has(other.url), false, 'the rejected worker is removed again');
     assert.equal((await admin(h, 'GET', workerPath(other.url))).status, 404);
   });

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { GenerateRequest } from '../../src/gen/sglang/grpc/scheduler/sglang_scheduler.js';
 import { startSimWorker, type SimWorker } from '../../src/sim/server.js';
 import { bundledTokenizerDir } from '../../src/tokenizer/bundled.js';
+import type { WorkerClient } from '../../src/workers/worker-client.js';
 import { MODEL, startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 async function chat(h: Harness, content = 'hello'): Promise<string> {
@@ -110,8 +111,10 @@ describe('per-worker API keys', () => {
     const keyed = await restartSim(h, 0, { apiKey: 'worker-secret' });
     const strict = await restartSim(h, 0, { apiKey: 'other-secret' });
     extra.push(keyed, strict);
-    await h.router.fleet.add(keyed.url, { apiKey: 'worker-secret' });
-    await h.router.fleet.add(strict.url, { apiKey: 'wrong' });
+    // Admitted as the router admits its workers: a worker is routable for the model its GetModelInfo names.
+    const admit = (url: string) => (client: WorkerClient) => h.router.models.admit(url, client, 1_000);
+    await h.router.fleet.add(keyed.url, { apiKey: 'worker-secret', admit: admit(keyed.url) });
+    await h.router.fleet.add(strict.url, { apiKey: 'wrong', admit: admit(strict.url) });
     await h.router.fleet.whenRoutable(2, 5_000);
     h.router.fleet.setFlags(h.workers[0]!.url, { disabled: true });
     for (let i = 0; i < 4; i++) await chat(h);

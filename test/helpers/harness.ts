@@ -45,6 +45,27 @@ export interface HarnessOptions {
    * (in `workers` in that order), registered with --prefill URL [bootstrapPorts[i]] and --decode URL.
    */
   pd?: { prefill: number; decode: number; bootstrapPorts?: ReadonlyArray<number | undefined> };
+  /**
+   * Several models instead of `workers` and `bundled`: for each, `workers` sims serving `name` with
+   * that bundled tokenizer (in `workers` in this order). The router gets no model flags, so every
+   * model is read from its workers' GetModelInfo; `tokenizer` is the first model's.
+   */
+  models?: ReadonlyArray<{ name: string; bundled: BundledModel; workers: number }>;
+}
+
+interface SimSpec {
+  bundled: BundledModel;
+  servedModelName: string;
+  disaggregationMode: DisaggregationMode;
+}
+
+function simSpecs(opts: HarnessOptions): SimSpec[] {
+  if (opts.models) return opts.models.flatMap((m) => Array.from({ length: m.workers }, () => ({ bundled: m.bundled, servedModelName: m.name, disaggregationMode: 'null' as const })));
+  const pd = opts.pd;
+  const modes: DisaggregationMode[] = pd
+    ? [...Array<DisaggregationMode>(pd.prefill).fill('prefill'), ...Array<DisaggregationMode>(pd.decode).fill('decode')]
+    : Array<DisaggregationMode>(opts.workers ?? 1).fill('null');
+  return modes.map((disaggregationMode) => ({ bundled: opts.bundled ?? 'qwen3', servedModelName: MODEL, disaggregationMode }));
 }
 
 /** The router flags that register `workers`: --worker-urls, or --prefill/--decode ones in PD mode. */
@@ -61,23 +82,21 @@ function workerArgs(workers: readonly SimWorker[], pd: HarnessOptions['pd']): st
 
 /** Simulated SRT workers on loopback gRPC, the router on an ephemeral HTTP port, and an official OpenAI client. */
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const dir = bundledTokenizerDir(opts.bundled ?? 'qwen3');
-  const tokenizer = await bundledTokenizer(opts.bundled ?? 'qwen3');
-  const assets = await loadModelAssets(dir);
+  const specs = simSpecs(opts);
+  const dir = bundledTokenizerDir(specs[0]!.bundled);
+  const tokenizer = await bundledTokenizer(specs[0]!.bundled);
   const workers: SimWorker[] = [];
   const pd = opts.pd;
-  const modes: DisaggregationMode[] = pd
-    ? [...Array<DisaggregationMode>(pd.prefill).fill('prefill'), ...Array<DisaggregationMode>(pd.decode).fill('decode')]
-    : Array<DisaggregationMode>(opts.workers ?? 1).fill('null');
-  for (const disaggregationMode of modes) {
+  for (const spec of specs) {
+    const simDir = bundledTokenizerDir(spec.bundled);
     workers.push(
       await startSimWorker({
-        tokenizer,
-        tokenizerPath: dir,
-        servedModelName: MODEL,
-        eosTokenIds: assets.eosTokenIds,
+        tokenizer: await bundledTokenizer(spec.bundled),
+        tokenizerPath: simDir,
+        servedModelName: spec.servedModelName,
+        eosTokenIds: (await loadModelAssets(simDir)).eosTokenIds,
         latency: { prefillTokensPerSec: 0, decodeBaseMs: 0, decodePerReqMs: 0 },
-        disaggregationMode,
+        disaggregationMode: spec.disaggregationMode,
         ...opts.sim,
       }),
     );
@@ -87,8 +106,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       '--port', '0',
       '--prometheus-port', '0',
       ...workerArgs(workers, pd),
-      '--tokenizer-path', dir,
-      '--served-model-name', MODEL,
+      ...(opts.models ? [] : ['--tokenizer-path', dir, '--served-model-name', MODEL]),
       '--log-level', 'silent',
       '--prep-threads', '1',
       '--health-check-interval-secs', '0.2',

@@ -10,7 +10,7 @@ import { WorkerFleet } from '../../src/workers/fleet.js';
 
 const RETRY = new RetryPolicy({ maxAttempts: 3, initialBackoffMs: 50, maxBackoffMs: 1_000, multiplier: 2, jitterFactor: 0 });
 
-/** A fleet of `n` entries marked ready (no server behind them: nothing here sends a request). */
+/** A fleet of `n` entries marked ready and serving model 'm' (no server behind them: nothing here sends a request). */
 async function fleetOf(n: number): Promise<WorkerFleet> {
   const fleet = new WorkerFleet({
     health: { intervalMs: 60_000, timeoutMs: 1_000, failureThreshold: 2, successThreshold: 1 },
@@ -21,6 +21,7 @@ async function fleetOf(n: number): Promise<WorkerFleet> {
   for (let i = 0; i < n; i++) {
     const [e] = await fleet.add(`grpc://127.0.0.1:${i + 1}`);
     e!.server.health.probeSucceeded();
+    e!.server.model = 'm';
   }
   return fleet;
 }
@@ -77,6 +78,28 @@ describe('dispatcher', () => {
       for (const e of fleet.list()) fleet.setFlags(e.id, { disabled: true });
       const rd = dispatcher(fleet, 'cache_aware').begin(request(prompt(8)));
       assert.throws(() => rd.next(), (e: unknown) => e instanceof ApiError && e.status === 503 && e.code === 'no_available_workers');
+    } finally {
+      fleet.close();
+    }
+  });
+
+  it("routes a request only among its model's workers, and answers 503 for a model none of whose workers is routable", async () => {
+    const fleet = await fleetOf(3);
+    try {
+      const [, other, otherDown] = fleet.list();
+      other!.server.model = 'other';
+      otherDown!.server.model = 'idle';
+      fleet.setFlags(otherDown!.id, { disabled: true });
+      const d = dispatcher(fleet, 'round_robin');
+      for (let i = 0; i < 4; i++) {
+        const a = d.begin({ ...request(prompt(8)), model: 'other' }).next();
+        assert.equal(a.worker, other!.id);
+        a.finish('ok');
+      }
+      assert.throws(
+        () => d.begin({ ...request(prompt(8)), model: 'idle' }).next(),
+        (err: unknown) => err instanceof ApiError && err.status === 503 && err.code === 'no_available_workers',
+      );
     } finally {
       fleet.close();
     }

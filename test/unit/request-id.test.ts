@@ -60,12 +60,6 @@ describe('resolveRequestId', () => {
     assert.equal(resolveRequestId({ rid: 'my-rid', headerId: 'hdr', prefix: 'chatcmpl-' }), 'my-rid');
   });
 
-  it('suffixes rid with a uuid in prefill/decode mode', () => {
-    const id = resolveRequestId({ rid: 'my-rid', prefix: 'chatcmpl-', pd: true });
-    assert.ok(id.startsWith('my-rid-'));
-    assert.match(id, UUID_TAIL);
-  });
-
   it('otherwise extends the header id with a fresh uuid', () => {
     const a = resolveRequestId({ headerId: 'trace-42', prefix: 'cmpl-' });
     const b = resolveRequestId({ headerId: 'trace-42', prefix: 'cmpl-' });
