@@ -45,7 +45,8 @@ describe('registering and removing workers at runtime', () => {
   let h: Harness;
   const extras: SimWorker[] = [];
   before(async () => {
-    h = await startHarness({ workers: 1 });
+    // Round robin: these tests ask whether a worker gets traffic at all, which cache affinity would decide instead.
+    h = await startHarness({ workers: 1, routerArgs: ['--policy', 'round_robin'] });
   });
   after(async () => {
     await h.close();
