@@ -52,9 +52,10 @@ export async function startRouter(config: RouterConfig): Promise<RunningRouter> 
   const fleet = fleetFromConfig(config);
   const models = new ModelRegistry(config, fleet);
   const admitTimeoutMs = config.healthCheckTimeoutSecs * 1000;
+  const keyed: AddWorkerOptions = config.workerApiKey === undefined ? {} : { apiKey: config.workerApiKey };
   const add = (url: string, opts: AddWorkerOptions = {}) => {
     // With --dp-aware the entries appear once a probe has read dp_size; nothing waits for that here.
-    fleet.add(url, { ...opts, admit: (client) => models.admit(url, client, admitTimeoutMs) }).catch(() => undefined);
+    fleet.add(url, { ...keyed, ...opts, admit: (client) => models.admit(url, client, admitTimeoutMs) }).catch(() => undefined);
   };
   for (const url of config.workerUrls) add(url);
   for (const w of config.prefillWorkers) add(w.url, { role: 'prefill', ...(w.bootstrapPort === undefined ? {} : { bootstrapPort: w.bootstrapPort }) });

@@ -33,6 +33,8 @@ export interface RouterConfig {
   disableCircuitBreaker: boolean;
   loadMonitorIntervalSecs: number;
   dpAware: boolean;
+  /** Sent as `authorization: Bearer KEY` to every worker listed on the command line. */
+  workerApiKey?: string;
   workerStartupTimeoutSecs: number;
   policy: PolicyName;
   blockSize: number;
@@ -124,6 +126,12 @@ export const ROUTER_FLAGS: readonly FlagSpec[] = [
   { name: 'disable-circuit-breaker', kind: 'boolean', default: false, help: 'Never open circuit breakers' },
   { name: 'load-monitor-interval-secs', kind: 'number', default: 2, min: 0.05, help: 'How often GetLoads is read from every ready worker' },
   { name: 'dp-aware', kind: 'boolean', default: false, help: "Route to each worker's data-parallel ranks as separate workers (dp_size from GetServerInfo)" },
+  {
+    name: 'worker-api-key',
+    kind: 'string',
+    metavar: 'KEY',
+    help: 'Key sent as `authorization: Bearer KEY` gRPC metadata to the workers listed on the command line (POST /workers takes a key per worker); never shown by the API',
+  },
   {
     name: 'worker-startup-timeout-secs',
     kind: 'number',
@@ -316,11 +324,11 @@ export function parseRouterConfig(argv: readonly string[], opts: { requireWorker
     disablePrometheus: f['disable-prometheus'] === true,
     ...pd,
   };
-  for (const key of ['model-path', 'tokenizer-path', 'chat-template', 'served-model-name'] as const) {
+  for (const key of ['model-path', 'tokenizer-path', 'chat-template', 'served-model-name', 'worker-api-key'] as const) {
     const v = f[key];
     if (typeof v === 'string') {
       if (v.trim() === '') throw new UsageError(`--${key} must not be empty`);
-      const camel = key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as 'modelPath' | 'tokenizerPath' | 'chatTemplate' | 'servedModelName';
+      const camel = key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as 'modelPath' | 'tokenizerPath' | 'chatTemplate' | 'servedModelName' | 'workerApiKey';
       config[camel] = v;
     }
   }

@@ -124,3 +124,22 @@ describe('per-worker API keys', () => {
     assert.ok(!JSON.stringify(h.router.fleet.describe()).includes('secret'));
   });
 });
+
+describe('--worker-api-key', () => {
+  let h: Harness;
+  before(async () => {
+    // The harness waits for the workers to be routable: a sim that refused the key would never be.
+    h = await startHarness({ workers: 2, sim: { apiKey: 'cli-secret' }, routerArgs: ['--worker-api-key', 'cli-secret'] });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it('is sent to every worker listed on the command line and never shown by the admin API', async () => {
+    await chat(h);
+    assert.equal(h.workers.reduce((n, w) => n + w.stats().generates, 0), 1);
+    const listed = await (await fetch(`${h.url}/workers`)).text();
+    assert.ok(!listed.includes('cli-secret'));
+    assert.ok(listed.includes('"has_api_key":true'));
+  });
+});
