@@ -16,6 +16,7 @@ export interface ChatPrepInput {
  */
 export class PrepPool {
   private readonly pool: Piscina;
+  private closed = false;
 
   constructor(
     private readonly model: ModelRef,
@@ -38,15 +39,25 @@ export class PrepPool {
 
   async renderChat(input: ChatPrepInput): Promise<{ text: string; ids: Uint32Array }> {
     const task: ChatPrepTask = { op: 'chat', model: this.model, ...input };
-    const res = (await this.pool.run(task)) as ChatPrepResult;
+    const res = (await this.run(task)) as ChatPrepResult;
     if (!res.ok) throw toApiError(res);
     return res;
   }
 
   async encode(texts: string[], addSpecialTokens: boolean): Promise<Uint32Array[]> {
-    const res = (await this.pool.run({ op: 'encode', model: this.model, texts, addSpecialTokens })) as EncodePrepResult;
+    const res = (await this.run({ op: 'encode', model: this.model, texts, addSpecialTokens })) as EncodePrepResult;
     if (!res.ok) throw toApiError(res);
     return res.ids;
+  }
+
+  /** A model released while its requests were being prepared fails them as unavailable, not as a router fault. */
+  private async run(task: unknown): Promise<unknown> {
+    try {
+      return await this.pool.run(task);
+    } catch (err) {
+      if (!this.closed) throw err;
+      throw new ApiError(503, 'the model left the fleet while the request was being prepared; retry later', { code: 'model_unavailable', cause: err });
+    }
   }
 
   get queueSize(): number {
@@ -54,6 +65,7 @@ export class PrepPool {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.pool.close({ force: true });
   }
 }
