@@ -7,14 +7,29 @@ import { createPolicy } from '../../src/routing/index.js';
 import { DEFAULT_POLICY_OPTIONS } from '../../src/routing/types.js';
 import { mulberry32 } from '../rng.js';
 import { summarize } from '../stats.js';
+import { AffinityBoundRouter } from './affinity-bound.js';
 import { OracleRouter } from './oracle.js';
 import { ReferenceCacheAware } from './reference-cache-aware.js';
-import { PolicyRouter, simulate, type FleetSpec, type SimRouter } from './simulate.js';
+import { PolicyRouter, simulate, type EngineCache, type FleetSpec, type SimRouter } from './simulate.js';
 import { multiTurnTrace, sharedPrefixTrace, type ColdCost, type MultiTurnShape, type SharedPrefixShape, type Trace, type TraceName } from './traces.js';
 import type { SimWorker } from './worker.js';
 
-export const SIM_POLICIES = ['round_robin', 'power_of_two', 'reference_cache_aware', 'cache_aware', 'oracle'] as const;
+/**
+ * The rows of the simulation. `affinity_bound` is a clairvoyant static partition of the groups
+ * (affinity-bound.ts); `affinity_bound_no_tails` runs it on the diagnostic engines that keep no unique
+ * tails of finished sequences (worker.ts) — neither is a router one could deploy.
+ */
+export const SIM_POLICIES = [
+  'round_robin',
+  'power_of_two',
+  'reference_cache_aware',
+  'cache_aware',
+  'oracle',
+  'affinity_bound',
+  'affinity_bound_no_tails',
+] as const;
 export type SimPolicy = (typeof SIM_POLICIES)[number];
+export const SIM_TRACES = ['multi_turn', 'shared_prefix', 'shared_prefix_burst'] as const satisfies readonly TraceName[];
 
 export interface CacheSimSettings {
   seed: number;
@@ -50,6 +65,11 @@ export interface CacheSimTraceInfo {
   meanPromptTokens: number;
   /** Distinct prompt tokens / fleet KV capacity. */
   prefixDemand: number;
+  /**
+   * The hit rate with only compulsory misses (every distinct prompt token missed once, e.g. the first
+   * request of every shared-prefix group): the ceiling for any router on any engine.
+   */
+  compulsoryBound: number;
   spanSec: number;
 }
 
@@ -65,10 +85,13 @@ export function coldCost(s: CacheSimSettings): ColdCost {
   return (prompt, output) => (prompt * 1000) / f.prefillTokensPerSec + output * decodeMsPerToken;
 }
 
-function makeRouter(policy: SimPolicy, s: CacheSimSettings, seed: number): (workers: readonly SimWorker[], now: () => number) => SimRouter {
+function makeRouter(policy: SimPolicy, trace: Trace, s: CacheSimSettings, seed: number): (workers: readonly SimWorker[], now: () => number) => SimRouter {
   const random = mulberry32(seed);
   return (workers, now) => {
     switch (policy) {
+      case 'affinity_bound':
+      case 'affinity_bound_no_tails':
+        return new AffinityBoundRouter(trace.requests, s.fleet.workers);
       case 'oracle':
         return new OracleRouter(workers);
       case 'reference_cache_aware':
@@ -87,9 +110,14 @@ export function buildTrace(name: TraceName, load: number, s: CacheSimSettings): 
   return sharedPrefixTrace(shape, s.seed, load, fleetMsPerMs, s.fleet.blockSize, cost);
 }
 
-export function runCacheSim(s: CacheSimSettings, log: (message: string) => void, policies: readonly SimPolicy[] = SIM_POLICIES): CacheSimResults {
+export function runCacheSim(
+  s: CacheSimSettings,
+  log: (message: string) => void,
+  policies: readonly SimPolicy[] = SIM_POLICIES,
+  traces: readonly TraceName[] = SIM_TRACES,
+): CacheSimResults {
   const results: CacheSimResults = { settings: s, traces: [], rows: [] };
-  for (const name of ['multi_turn', 'shared_prefix', 'shared_prefix_burst'] as const) {
+  for (const name of traces) {
     for (const load of s.loads) {
       const trace = buildTrace(name, load, s);
       const reqs = trace.requests;
@@ -100,11 +128,13 @@ export function runCacheSim(s: CacheSimSettings, log: (message: string) => void,
         requests: reqs.length,
         meanPromptTokens: promptTokens / reqs.length,
         prefixDemand: trace.uniquePromptTokens / (s.fleet.kvCapacityTokens * s.fleet.workers),
+        compulsoryBound: 1 - trace.uniquePromptTokens / promptTokens,
         spanSec: (reqs.at(-1)?.at ?? 0) / 1000,
       });
       for (const policy of policies) {
         const started = performance.now();
-        const r = simulate(trace, s.fleet, makeRouter(policy, s, s.seed));
+        const engine: EngineCache = policy === 'affinity_bound_no_tails' ? 'no_unique_tails' : 'lru';
+        const r = simulate(trace, s.fleet, makeRouter(policy, trace, s, s.seed), engine);
         const ttft = summarize(r.ttftMs);
         const meanBusy = r.busyMs.reduce((a, b) => a + b, 0) / r.busyMs.length;
         const row: CacheSimRow = {

@@ -81,8 +81,32 @@ export interface SimResult {
 
 type SimEvent = { t: number; seq: number; worker: number };
 
+/**
+ * The engines' cache policy: `lru` keeps finished sequences cached (the real engines);
+ * `no_unique_tails` is the diagnostic variant that frees the blocks no other request contains (worker.ts).
+ */
+export type EngineCache = 'lru' | 'no_unique_tails';
+
+/** Block keys that occur in at least two requests of the trace (prompt or answer). */
+function reusedKeys(reqs: readonly SimRequest[]): Set<number> {
+  const seen = new Set<number>();
+  const reused = new Set<number>();
+  for (const r of reqs) {
+    for (const key of r.keys) {
+      if (seen.has(key)) reused.add(key);
+      else seen.add(key);
+    }
+  }
+  return reused;
+}
+
 /** Runs `trace` through a fleet of fresh workers; `makeRouter` gets the workers (the oracle reads them). */
-export function simulate(trace: Trace, fleet: FleetSpec, makeRouter: (workers: readonly SimWorker[], now: () => number) => SimRouter): SimResult {
+export function simulate(
+  trace: Trace,
+  fleet: FleetSpec,
+  makeRouter: (workers: readonly SimWorker[], now: () => number) => SimRouter,
+  engine: EngineCache = 'lru',
+): SimResult {
   const reqs = trace.requests;
   const ttftMs = new Float64Array(reqs.length);
   const order = new Map<SimRequest, number>(reqs.map((r, i) => [r, i]));
@@ -99,7 +123,8 @@ export function simulate(trace: Trace, fleet: FleetSpec, makeRouter: (workers: r
       endMs = Math.max(endMs, now);
     },
   };
-  const workers = Array.from({ length: fleet.workers }, (_, i) => new SimWorker(i, fleet, events));
+  const reused = engine === 'no_unique_tails' ? reusedKeys(reqs) : null;
+  const workers = Array.from({ length: fleet.workers }, (_, i) => new SimWorker(i, fleet, events, reused));
   let now = 0;
   router = makeRouter(workers, () => now);
   const dispatched = new Array<number>(fleet.workers).fill(0);

@@ -18,6 +18,11 @@ export interface SimRequest {
   keys: Float64Array;
   promptBlocks: number;
   outputTokens: number;
+  /**
+   * The prefix group (shared_prefix*) or conversation (multi_turn) the request belongs to: a label no
+   * router sees, read only by the clairvoyant affinity bound.
+   */
+  group: number;
 }
 
 export interface Trace {
@@ -70,8 +75,8 @@ function randomTokens(rand: Rand, n: number, into: Uint32Array, at: number): num
 const between = (rand: Rand, [lo, hi]: [number, number]) => lo + Math.floor(rand() * (hi - lo + 1));
 const exponential = (rand: Rand, mean: number) => -Math.log(1 - rand()) * mean;
 
-function request(at: number, tokens: Uint32Array, seq: Uint32Array, blockSize: number, outputTokens: number): SimRequest {
-  return { at, tokens, keys: hashPrompt(seq, blockSize).keys, promptBlocks: Math.floor(tokens.length / blockSize), outputTokens };
+function request(at: number, tokens: Uint32Array, seq: Uint32Array, blockSize: number, outputTokens: number, group: number): SimRequest {
+  return { at, tokens, keys: hashPrompt(seq, blockSize).keys, promptBlocks: Math.floor(tokens.length / blockSize), outputTokens, group };
 }
 
 /** Distinct prompt tokens over the trace: a block seen earlier (in a prompt or an answer) is not counted again. */
@@ -134,7 +139,7 @@ export function multiTurnTrace(shape: MultiTurnShape, seed: number, load: number
   const rate = conversations.length / shape.spanMs;
   const requests: SimRequest[] = [];
   let start = 0;
-  for (const c of conversations) {
+  for (const [group, c] of conversations.entries()) {
     start += exponential(rand, 1 / rate);
     let at = start;
     for (const t of c.turns) {
@@ -146,6 +151,7 @@ export function multiTurnTrace(shape: MultiTurnShape, seed: number, load: number
         keys: c.keys.subarray(0, Math.floor(seqEnd / blockSize)),
         promptBlocks: Math.floor(t.promptEnd / blockSize),
         outputTokens: t.answer,
+        group,
       });
     }
   }
@@ -178,7 +184,7 @@ export function sharedPrefixTrace(shape: SharedPrefixShape, seed: number, load: 
     const seq = new Uint32Array(promptLen + shape.outputTokens);
     seq.set(prefixes[g]!);
     randomTokens(rand, seq.length - shape.prefixTokens, seq, shape.prefixTokens);
-    return request(0, seq.subarray(0, promptLen), seq, blockSize, shape.outputTokens);
+    return request(0, seq.subarray(0, promptLen), seq, blockSize, shape.outputTokens, g);
   });
   const rate = (load * fleetMsPerMs) / cost(promptLen, shape.outputTokens);
   let at = 0;

@@ -5,6 +5,10 @@
  * be admitted, decodes one token for every running request (`base + per-request × batch`). A request
  * pins its prompt and answer blocks from admission to completion; finished sequences stay cached
  * (unpinned, LRU) until capacity is needed.
+ *
+ * Diagnostic variant (`reused` given): at completion the engine frees at once every block of the
+ * sequence that no other request of the trace contains — a clairvoyant engine whose LRU holds no
+ * unique question/answer tails, to measure how much of the cache those tails take from shared prefixes.
  */
 import type { LoadSnapshot } from '../../src/routing/types.js';
 import { PrefixCache } from '../../src/sim/kv-cache.js';
@@ -53,6 +57,7 @@ export class SimWorker {
     readonly index: number,
     private readonly spec: WorkerSpec,
     private readonly events: WorkerEvents,
+    private readonly reused: ReadonlySet<number> | null = null,
   ) {
     this.capacityBlocks = Math.floor(spec.kvCapacityTokens / spec.blockSize);
   }
@@ -146,7 +151,9 @@ export class SimWorker {
   }
 
   private complete(job: Job, now: number): void {
-    this.cache.release(job.req.keys, 0, job.req.keys.length);
+    const keys = job.req.keys;
+    this.cache.release(keys, 0, keys.length);
+    if (this.reused !== null) for (const key of keys) if (!this.reused.has(key)) this.cache.drop(key);
     this.events.finished(job, now);
   }
 

@@ -5,23 +5,33 @@
  * first token on that worker, in prompt tokens (a stand-in for TTFT × prefill rate), and picks the
  * cheapest:
  *
- *   cost = 2 × (prompt − credited overlap)                   this request's uncached prefill, and the
- *                                                            cached tokens its new KV will displace
- *        + waitingUncachedTokens + inFlightTokens            queued prefill: snapshot + dispatched since
- *        + REQUEST_TOKENS × max(inFlight, running + waiting) decode batch the prefill shares steps with
- *        + KV_PRESSURE_TOKENS × u / (1 − u)                  u = KV usage incl. dispatched tokens: a nearly
- *                                                            full pool evicts (our predicted cache first)
+ *   cost = 2 × (prompt − credited overlap)         this request's uncached prefill, and the cached
+ *                                                  tokens its new KV will displace
+ *        + waitingUncachedTokens + inFlightTokens  queued prefill: snapshot + dispatched since
+ *        + REQUEST_TOKENS × running                decode batch the prefill shares steps with
+ *                                                  (in-flight count without a snapshot)
+ *        + KV_PRESSURE_TOKENS × u / (1 − u)        u = KV usage incl. dispatched tokens: a nearly
+ *                                                  full pool evicts (our predicted cache first)
  *
  * Why uncached tokens count twice. Their prefill delays this request once. Then they stay in the worker's
  * KV, and an engine's LRU prefix cache runs full in steady state, so every token written displaces one
  * that was cached — on a worker without the prefix, a duplicate of a prefix another worker still holds
  * displaces a prefix some later request would have hit. Valuing the displaced token at one prefill
  * token is the upper bound (the router cannot tell which token the engine drops, nor whether it would
- * be reused); the cache-hit simulation (BENCHMARKS.md) is flat between 1.5× and 2× on hit rate and
- * TTFT, while 1× finds 5–8 points fewer cached tokens on shared prefixes. Between workers that all lack the
- * prompt (no reuse) the doubled term is equal and the choice is by load alone, as before. Crediting
+ * be reused); in the cache-hit simulation (BENCHMARKS.md) 1.5× and 2× do the same on shuffled shared
+ * prefixes and conversations, 1× finds 5–8 points fewer cached tokens there, and only 2× keeps a burst
+ * of prompts on the holder of their prefix (1.5× splits it: 83.5 % against 88.2 % cached). Between
+ * workers that all lack the prompt (no reuse) the doubled term is equal and the choice is by load
+ * alone, as before. Crediting
  * the router's own dispatches by their uncached part only (RoutingCandidate.inFlightTokens) is the
  * other half: a holder is not charged for prefill its cache saves.
+ *
+ * Why only running requests count as batch. A request waiting for its prefill delays this one by its
+ * uncached tokens, which the queued-prefill term already holds; counting it again as a batch member
+ * charged a holder twice for every follower it queued. On a burst of prompts sharing a long prefix
+ * (parallel sub-agents) that double charge outgrew the doubled prefix after about ten followers and
+ * split the burst over several workers, each recomputing the prefix: 84 % of prompt tokens cached
+ * against 88 % (the compulsory-miss ceiling) when the burst stays on its holder (BENCHMARKS.md).
  *
  * Without load snapshots the terms reduce to the in-flight counters this router keeps, so the policy
  * still balances. Equal costs go to the worker with fewer in-flight requests, then to a random one.
@@ -180,7 +190,8 @@ function loadCost(c: RoutingCandidate): number {
   let requests = c.inFlight;
   if (load !== undefined) {
     queued += load.waitingUncachedTokens;
-    requests = Math.max(requests, load.runningRequests + load.waitingRequests);
+    // Waiting requests are in `queued` already; dispatches since the snapshot are in inFlightTokens.
+    requests = load.runningRequests;
   }
   const u = kvUsage(c);
   const pressure = u > 0 ? (KV_PRESSURE_TOKENS * u) / (1 - u) : 0;

@@ -115,6 +115,14 @@ export class PrefixCache {
     }
   }
 
+  /** Frees the block at once if it is cached and nothing pins it; returns whether it went. */
+  drop(key: number): boolean {
+    if (this.refs.get(key) !== 0) return false;
+    this.idle.delete(key);
+    this.refs.delete(key);
+    return true;
+  }
+
   /** Drops every block; only valid when nothing pins one (the engine is idle). */
   clear(): void {
     this.refs.clear();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { AffinityBoundRouter } from '../../bench/cachesim/affinity-bound.js';
 import { buildTrace } from '../../bench/cachesim/run.js';
 import { cacheSimSettings } from '../../bench/cachesim/settings.js';
 import { ReferenceCacheAware } from '../../bench/cachesim/reference-cache-aware.js';
@@ -19,7 +20,7 @@ const BLOCK = 16;
 function req(at: number, first: number, prompt: number, output = 1): SimRequest {
   const seq = new Uint32Array(prompt + output);
   for (let i = 0; i < seq.length; i++) seq[i] = first * 1000 + i + (i < prompt ? 0 : 500);
-  return { at, tokens: seq.subarray(0, prompt), keys: hashPrompt(seq, BLOCK).keys, promptBlocks: Math.floor(prompt / BLOCK), outputTokens: output };
+  return { at, tokens: seq.subarray(0, prompt), keys: hashPrompt(seq, BLOCK).keys, promptBlocks: Math.floor(prompt / BLOCK), outputTokens: output, group: first };
 }
 
 function fleet(workers: number, kvCapacityTokens: number, prefillTokensPerSec = 1000): FleetSpec {
@@ -45,6 +46,21 @@ describe('cache-hit simulator', () => {
     // 1, 2: cold; 3 evicts 1 (least recently used); 2 is still cached; 1 was evicted.
     assert.deepEqual(hits, [0, 0, 0, BLOCK, 0]);
     assert.equal(w.cache.blocks, 4);
+  });
+
+  it('the no-unique-tails engine frees a finished sequence\'s blocks that no other request contains', () => {
+    // 32 prompt tokens + 16 answer tokens: three blocks, of which only the first is shared with another request.
+    const a = req(0, 1, 32, 16);
+    const served = (reused: Set<number> | null) => {
+      const w = new SimWorker(0, fleet(1, 4096), { firstToken: () => {}, finished: () => {} }, reused);
+      w.enqueue(a);
+      for (let end = w.startStep(0); end >= 0; end = w.startStep(end)) w.finishStep(end);
+      return w.cache;
+    };
+    assert.equal(served(null).blocks, 3);
+    const noTails = served(new Set([a.keys[0]!]));
+    assert.equal(noTails.blocks, 1);
+    assert.equal(noTails.match(a.keys, 3), 1);
   });
 
   it('TTFT is the queue wait plus the uncached prompt tokens at the prefill rate', () => {
@@ -101,6 +117,17 @@ describe('cache-hit traces', () => {
     assert.ok(switches(shuffled) > shuffled.length * 0.8, `shuffled switches ${switches(shuffled)}`);
     const span = (reqs: SimRequest[]) => reqs.at(-1)!.at;
     assert.ok(Math.abs(span(burst) / span(shuffled) - 1) < 0.35, `spans ${span(burst)} vs ${span(shuffled)}`);
+  });
+});
+
+describe('affinity upper bound', () => {
+  it('sends every group to one worker and spreads the groups by prompt tokens', () => {
+    const requests = [req(0, 1, 320), req(1, 2, 160), req(2, 3, 160), req(3, 1, 320), req(4, 4, 32)];
+    const router = new AffinityBoundRouter(requests, 2);
+    const workers = requests.map((r) => router.route(r));
+    // Group 1 (640 tokens) fills one worker; groups 2, 3 and 4 (352 tokens) share the other.
+    assert.equal(workers[0], workers[3]);
+    assert.deepEqual(new Set([workers[1], workers[2], workers[4]]), new Set([1 - workers[0]!]));
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mulberry32 } from '../../bench/rng.js';
-import { createPolicy, type RoutingCandidate } from '../../src/routing/index.js';
+import { createPolicy, type LoadSnapshot, type RoutingCandidate } from '../../src/routing/index.js';
 import { candidate, fleet, randomTokens } from '../helpers/routing.js';
 
 const cacheAware = (seed = 1, extra = {}) => createPolicy('cache_aware', { random: mulberry32(seed), ...extra });
@@ -117,6 +117,22 @@ describe('cache_aware policy', () => {
     const policy = cacheAware();
     const workers = [candidate('queued', 0, 0, { waitingUncachedTokens: 8000 }), candidate('free', 0, 0, { waitingUncachedTokens: 100 })];
     assert.equal(policy.select(workers, { tokens: randomTokens(500, mulberry32(2)) }).id, 'free');
+  });
+
+  it('charges requests waiting on a holder by their queued prefill, not again as decode batch', () => {
+    // A burst on the holder of a 2 048-token prefix: the cold first prompt and 14 followers of 128
+    // uncached tokens each wait there (3 968 tokens). That is still less than the idle worker's
+    // 2 × 2 176; the same 15 requests decoding would add 15 × REQUEST_TOKENS and lose it.
+    const random = mulberry32(13);
+    const prefix = randomTokens(2048, random);
+    const burst = (holder: Partial<LoadSnapshot>) => {
+      const policy = cacheAware();
+      policy.select([candidate('warm')], { tokens: prefix });
+      const workers = [candidate('warm', 15, 0, { waitingUncachedTokens: 3968, ...holder }), candidate('cold', 0, 0, {})];
+      return policy.select(workers, { tokens: [...prefix, ...randomTokens(128, random)] }).id;
+    };
+    assert.equal(burst({ waitingRequests: 15 }), 'warm');
+    assert.equal(burst({ runningRequests: 15 }), 'cold');
   });
 
   it('breaks exact ties at random (never a fixed first worker)', () => {
