@@ -15,7 +15,9 @@ export interface BreakerOptions {
  * One worker's circuit breaker. Closed counts consecutive failures (any success resets the count);
  * open rejects everything until `openMs` has passed; half-open then admits one trial request at a
  * time — unlike the reference, which lets all traffic through a half-open breaker — and closes after
- * `successThreshold` trial successes in a row or re-opens on the first trial failure.
+ * `successThreshold` trial successes in a row or re-opens on the first trial failure. While half-open
+ * only the trial's outcome counts: a long request sent before the breaker opened and ending now says
+ * nothing about the recovery being tested, and must not free the slot of a trial still running.
  */
 export class CircuitBreaker {
   private current: BreakerState = 'closed';
@@ -45,28 +47,40 @@ export class CircuitBreaker {
     return s === 'closed' || (s === 'half_open' && !this.trialInFlight);
   }
 
-  /** A request was sent; in half-open it takes the single trial slot. */
-  dispatched(now: number): void {
-    if (this.state(now) === 'half_open') this.trialInFlight = true;
+  /**
+   * A request was sent; in half-open it takes the single trial slot. Returns whether it did: the
+   * request's outcome is then reported with `trial` true.
+   */
+  dispatched(now: number): boolean {
+    if (this.state(now) !== 'half_open') return false;
+    this.trialInFlight = true;
+    return true;
   }
 
-  success(): void {
-    this.trialInFlight = false;
+  /** `trial`: the request held the half-open trial slot (what `dispatched` returned for it). */
+  success(trial = true): void {
+    if (this.current === 'half_open') {
+      if (!trial) return;
+      this.trialInFlight = false;
+      if (++this.successes >= this.opts.successThreshold) this.move('closed');
+      return;
+    }
     this.failures = 0;
-    if (this.current !== 'half_open') return;
-    if (++this.successes >= this.opts.successThreshold) this.move('closed');
   }
 
-  failure(now: number): void {
-    this.trialInFlight = false;
-    if (this.opts.disabled) return;
-    if (this.current === 'half_open') return this.open(now);
-    if (this.current === 'closed' && ++this.failures >= this.opts.failureThreshold) this.open(now);
+  failure(now: number, trial = true): void {
+    if (this.current === 'half_open') {
+      if (!trial) return;
+      this.trialInFlight = false;
+      if (!this.opts.disabled) this.open(now);
+      return;
+    }
+    if (this.current === 'closed' && !this.opts.disabled && ++this.failures >= this.opts.failureThreshold) this.open(now);
   }
 
-  /** Neither success nor failure (overload, client cancel): only frees the trial slot. */
-  neutral(): void {
-    this.trialInFlight = false;
+  /** Neither success nor failure (overload, client cancel): a trial only frees its slot. */
+  neutral(trial = true): void {
+    if (trial && this.current === 'half_open') this.trialInFlight = false;
   }
 
   private open(now: number): void {

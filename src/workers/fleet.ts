@@ -226,11 +226,11 @@ export class WorkerFleet extends EventEmitter {
     return this.view(e);
   }
 
-  /** A request was sent to `entry` with this many prompt tokens. */
-  dispatched(entry: WorkerEntry, promptTokens: number): void {
+  /** A request was sent to `entry` with this many prompt tokens; returns whether it is its breaker's half-open trial. */
+  dispatched(entry: WorkerEntry, promptTokens: number): boolean {
     entry.inFlight++;
     entry.inFlightTokens += promptTokens;
-    entry.breaker.dispatched(this.now());
+    return entry.breaker.dispatched(this.now());
   }
 
   /**
@@ -239,7 +239,7 @@ export class WorkerFleet extends EventEmitter {
    * has already reset the count (and would now be undercounted).
    */
   lease(entry: WorkerEntry, promptTokens: number): WorkerLease {
-    this.dispatched(entry, promptTokens);
+    const trial = this.dispatched(entry, promptTokens);
     const snapshotAt = entry.load?.at;
     let open = true;
     return {
@@ -248,24 +248,27 @@ export class WorkerFleet extends EventEmitter {
         if (!open) return;
         open = false;
         if (entry.load?.at === snapshotAt) entry.inFlightTokens = Math.max(0, entry.inFlightTokens - promptTokens);
-        this.finished(entry, outcome, reason);
+        this.finished(entry, outcome, reason, trial);
       },
     };
   }
 
-  /** The request ended; `unreachable` takes the server out of rotation at once. */
-  finished(entry: WorkerEntry, outcome: WorkerOutcome, reason?: string): void {
+  /**
+   * The request ended; `unreachable` takes the server out of rotation at once. `trial`: the request
+   * was its breaker's half-open trial (what dispatched() returned).
+   */
+  finished(entry: WorkerEntry, outcome: WorkerOutcome, reason?: string, trial = false): void {
     entry.inFlight--;
     switch (outcome) {
       case 'ok':
-        return entry.breaker.success();
+        return entry.breaker.success(trial);
       case 'failure':
-        return entry.breaker.failure(this.now());
+        return entry.breaker.failure(this.now(), trial);
       case 'unreachable':
-        entry.breaker.failure(this.now());
+        entry.breaker.failure(this.now(), trial);
         return entry.server.health.unreachable(reason ?? 'unreachable');
       default:
-        return entry.breaker.neutral();
+        return entry.breaker.neutral(trial);
     }
   }
 

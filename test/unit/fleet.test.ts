@@ -75,6 +75,22 @@ describe('circuit breaker', () => {
     assert.equal(b.state(2_600), 'half_open');
   });
 
+  it('counts only the trial while half-open: a request sent before it opened neither closes it nor frees the slot', () => {
+    const { b, changes } = breaker();
+    const stale = [b.dispatched(0), b.dispatched(0)];
+    for (let i = 0; i < 3; i++) b.failure(0);
+    const trial = b.dispatched(1_000);
+    assert.deepEqual([stale, trial], [[false, false], true]);
+    for (const t of stale) b.success(t);
+    assert.equal(b.state(1_001), 'half_open', 'stale successes do not close it');
+    assert.equal(b.allows(1_001), false, 'nor free the trial slot');
+    b.failure(1_002, false);
+    assert.equal(b.state(1_002), 'half_open', 'a stale failure does not re-open it');
+    b.success(trial);
+    assert.equal(b.allows(1_003), true);
+    assert.deepEqual(changes, ['closed>open', 'open>half_open']);
+  });
+
   it('never opens when disabled', () => {
     const { b } = breaker({ ...BREAKER, disabled: true });
     for (let i = 0; i < 100; i++) b.failure(0);
@@ -230,6 +246,47 @@ describe('worker registry', () => {
       fleet.lease(a!, 1).finish('unreachable', 'connection refused');
       assert.deepEqual(fleet.routable(), []);
       assert.deepEqual(seen, [{ id: a!.id, url: a!.url, from: 'ready', to: 'not_ready', reason: 'connection refused' }]);
+    } finally {
+      fleet.close();
+    }
+  });
+
+  it('a lease held across the breaker opening does not decide its half-open trial', async () => {
+    let clock = 0;
+    const fleet = new WorkerFleet({ ...OPTS, now: () => clock });
+    try {
+      const [a] = await fleet.add('grpc://127.0.0.1:1');
+      a!.server.health.probeSucceeded();
+      const long = Array.from({ length: 2 }, () => fleet.lease(a!, 1));
+      for (let i = 0; i < 3; i++) fleet.lease(a!, 1).finish('failure');
+      clock = 1_000;
+      assert.deepEqual(fleet.routable(), [a], 'half-open admits a trial');
+      const trial = fleet.lease(a!, 1);
+      for (const l of long) l.finish('ok');
+      assert.equal(a!.breaker.state(clock), 'half_open');
+      assert.deepEqual(fleet.routable(), [], 'the trial still holds the slot');
+      trial.finish('ok');
+      fleet.lease(a!, 1).finish('ok');
+      assert.equal(a!.breaker.state(clock), 'closed');
+    } finally {
+      fleet.close();
+    }
+  });
+
+  it('a request ending on a removed worker emits no health or breaker change', async () => {
+    const fleet = new WorkerFleet(OPTS);
+    try {
+      const [a] = await fleet.add('grpc://127.0.0.1:1');
+      a!.server.health.probeSucceeded();
+      const leases = Array.from({ length: 4 }, () => fleet.lease(a!, 1));
+      fleet.remove(a!.id);
+      const seen: string[] = [];
+      fleet.on('state', () => seen.push('state'));
+      fleet.on('breaker', () => seen.push('breaker'));
+      leases[0]!.finish('unreachable', 'connection reset');
+      for (const l of leases.slice(1)) l.finish('failure');
+      assert.deepEqual(seen, []);
+      assert.equal(a!.inFlight, 0);
     } finally {
       fleet.close();
     }
