@@ -255,10 +255,13 @@ export class WorkerFleet extends EventEmitter {
 
   /**
    * The request ended; `unreachable` takes the server out of rotation at once. `trial`: the request
-   * was its breaker's half-open trial (what dispatched() returned).
+   * was its breaker's half-open trial (what dispatched() returned). A removed worker's breaker and
+   * health are no one's concern any more (their events would bring back the metric series its
+   * removal dropped): only its in-flight count moves.
    */
   finished(entry: WorkerEntry, outcome: WorkerOutcome, reason?: string, trial = false): void {
     entry.inFlight--;
+    if (entry.server.removed) return;
     switch (outcome) {
       case 'ok':
         return entry.breaker.success(trial);
