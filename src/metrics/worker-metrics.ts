@@ -6,11 +6,13 @@ import type { Gauge, Registry } from './registry.js';
 const HEALTH_STATES: readonly HealthState[] = ['pending', 'ready', 'not_ready', 'failed'];
 /** The reference's encoding of smg_worker_cb_state. */
 const BREAKER_CODE: Record<BreakerState, number> = { closed: 0, open: 1, half_open: 2 };
+const BREAKER_STATES = Object.keys(BREAKER_CODE) as BreakerState[];
 
 /**
  * Per-worker gauges read from the fleet when Prometheus scrapes (the request path pays nothing),
  * and counters of health and breaker transitions fed by the fleet's events. The `worker` label is
- * the entry id (the URL, or `${url}@${rank}` with --dp-aware); a removed worker's gauges go away.
+ * the entry id (the URL, or `${url}@${rank}` with --dp-aware); a removed worker's series (gauges and
+ * transition counters) go away, so worker churn does not grow the label sets without bound.
  */
 export function watchFleet(registry: Registry, fleet: WorkerFleet): void {
   const health = registry.gauge('switchyard_worker_health_state', 'Worker health state: 1 for the current state, 0 for the others', ['worker', 'state']);
@@ -49,6 +51,8 @@ export function watchFleet(registry: Registry, fleet: WorkerFleet): void {
     for (const e of entries) {
       for (const s of HEALTH_STATES) health.remove(e.id, s);
       for (const g of gauges) g.remove(e.id);
+      for (const from of HEALTH_STATES) for (const to of HEALTH_STATES) stateTransitions.remove(e.id, from, to);
+      for (const from of BREAKER_STATES) for (const to of BREAKER_STATES) breakerTransitions.remove(e.id, from, to);
     }
   });
 }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from '../../src/metrics/registry.js';
 import { RouterMetrics } from '../../src/metrics/router-metrics.js';
+import { watchFleet } from '../../src/metrics/worker-metrics.js';
+import { WorkerFleet } from '../../src/workers/fleet.js';
 
 describe('Prometheus registry', () => {
   it('renders counters and gauges with HELP, TYPE and labelled series', () => {
@@ -109,5 +111,33 @@ describe('router metrics', () => {
     const text = m.registry.expose();
     assert.match(text, /^switchyard_admission_queue_depth 4$/m);
     assert.match(text, /^switchyard_admission_inflight 2$/m);
+  });
+});
+
+describe('worker metrics', () => {
+  it('a removed worker takes every series naming it along, transition counters included', async () => {
+    const fleet = new WorkerFleet({
+      health: { intervalMs: 60_000, timeoutMs: 1_000, failureThreshold: 2, successThreshold: 2 },
+      breaker: { failureThreshold: 1, successThreshold: 1, openMs: 60_000, disabled: false },
+      loadIntervalMs: 60_000,
+      dpAware: false,
+    });
+    try {
+      const registry = new Registry();
+      watchFleet(registry, fleet);
+      const [a] = await fleet.add('grpc://127.0.0.1:1');
+      const [b] = await fleet.add('grpc://127.0.0.1:2');
+      for (const e of [a!, b!]) e.server.health.probeSucceeded();
+      fleet.lease(a!, 1).finish('failure');
+      const before = registry.expose();
+      assert.match(before, /^switchyard_worker_state_transitions_total\{worker="grpc:\/\/127\.0\.0\.1:1",from="pending",to="ready"\} 1$/m);
+      assert.match(before, /^switchyard_worker_cb_transitions_total\{worker="grpc:\/\/127\.0\.0\.1:1",from="closed",to="open"\} 1$/m);
+      fleet.remove(a!.id);
+      const after = registry.expose();
+      assert.doesNotMatch(after, /127\.0\.0\.1:1"/);
+      assert.match(after, /worker="grpc:\/\/127\.0\.0\.1:2"/);
+    } finally {
+      fleet.close();
+    }
   });
 });
