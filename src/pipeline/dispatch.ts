@@ -349,7 +349,8 @@ class PairAttempt implements Attempt {
     this.pair = generatePair(this.prefill, this.decode, request, handler, {
       ...opts,
       onPrefillFailure: (err, failedPair) => {
-        m?.prefillFailed(worker, err.code ?? 'error', failedPair ? 'failed_pair' : 'reported');
+        // A worker removed meanwhile must not bring back the series its removal dropped.
+        if (!this.prefill.entry.server.removed) m?.prefillFailed(worker, err.code ?? 'error', failedPair ? 'failed_pair' : 'reported');
         if (!failedPair) this.req.log?.warn({ worker, err: err.message }, 'prefill leg failed after the decode leg finished');
       },
       ...(m ? { onFirstDecodeChunk: (ms: number) => m.firstDecodeToken(this.req.model, ms / 1000) } : {}),

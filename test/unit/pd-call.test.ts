@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApiError } from '../../src/errors.js';
+import { PdMetrics } from '../../src/metrics/pd-metrics.js';
+import { Registry } from '../../src/metrics/registry.js';
+import { RoutingMetrics } from '../../src/metrics/routing-metrics.js';
+import { Dispatcher } from '../../src/pipeline/dispatch.js';
+import { RetryPolicy } from '../../src/pipeline/retry-policy.js';
 import { GenerateRequest, type GenerateResponse } from '../../src/gen/sglang/grpc/scheduler/sglang_scheduler.js';
 import { startSimWorker, type DisaggregationMode, type SimWorker } from '../../src/sim/server.js';
 import { loadModelAssets } from '../../src/tokenizer/assets.js';
@@ -163,6 +168,36 @@ describe('prefill/decode pair call', () => {
     await waitFor(() => late !== undefined, 2_000, 'the late prefill error');
     assert.equal(late!.status, 502);
     await leasesReleased();
+  });
+
+  it('does not count a late prefill failure under a prefill worker removed meanwhile (its series stay gone)', async () => {
+    const own = new WorkerFleet(OPTS);
+    try {
+      const [p] = (await own.add(prefillSim.url, { role: 'prefill' })) as [WorkerEntry];
+      const [d] = (await own.add(decodeSim.url, { role: 'decode' })) as [WorkerEntry];
+      for (const e of [p, d]) {
+        e.server.health.probeSucceeded();
+        e.server.model = 'm';
+      }
+      const registry = new Registry();
+      const dispatcher = new Dispatcher(own, {
+        policy: 'round_robin',
+        pd: { prefillPolicy: 'round_robin', decodePolicy: 'round_robin', metrics: new PdMetrics(registry, [1]) },
+        policyOptions: {},
+        retry: new RetryPolicy({ maxAttempts: 1, initialBackoffMs: 1, maxBackoffMs: 1, multiplier: 1, jitterFactor: 0 }),
+        metrics: new RoutingMetrics(registry),
+      });
+      const req = await request('<<sim prefill-error=INTERNAL prefill-delay-ms=300 tokens=3>> hello', false);
+      const attempt = dispatcher.begin({ model: 'm', route: '/generate', input: { tokens: req.tokenized!.inputIds } }).next();
+      const err = await new Promise<ApiError | undefined>((resolve) => attempt.call(req, { message: () => undefined, end: resolve }, {}));
+      assert.equal(err, undefined, 'the decode leg answered');
+      attempt.finish('ok');
+      own.remove(p.id);
+      await waitFor(() => p.inFlight === 0, 2_000, 'the late prefill failure');
+      assert.ok(!registry.expose().includes(p.id), 'no series names the removed prefill worker');
+    } finally {
+      own.close();
+    }
   });
 
   for (const stream of [false, true]) {
