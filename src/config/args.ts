@@ -23,23 +23,31 @@ export class UsageError extends Error {
 
 export type ParsedFlags = Record<string, string | number | boolean | string[] | undefined>;
 
+/** How a flag name is written: one-letter aliases take one dash (`-h`), every other name two. */
+export function flagSyntax(name: string): string {
+  return name.length === 1 ? `-${name}` : `--${name}`;
+}
+
+const SHORT_FLAG = /^-[A-Za-z]$/;
+
 export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]): ParsedFlags {
   const byName = new Map<string, FlagSpec>();
   for (const s of specs) {
-    byName.set(s.name, s);
-    for (const a of s.aliases ?? []) byName.set(a, s);
+    for (const n of [s.name, ...(s.aliases ?? [])]) byName.set(flagSyntax(n), s);
   }
   const out: ParsedFlags = {};
   for (const s of specs) out[s.name] = s.default;
+  const isFlag = (a: string) => a.startsWith('--') || SHORT_FLAG.test(a);
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
+    if (!isFlag(arg)) throw new UsageError(`unexpected argument '${arg}'`);
     const eq = arg.indexOf('=');
-    const flag = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const written = eq === -1 ? arg : arg.slice(0, eq);
+    const flag = written.replace(/^--?/, '');
     const inline = eq === -1 ? undefined : arg.slice(eq + 1);
-    const spec = byName.get(flag);
-    if (!spec) throw new UsageError(`unknown flag '--${flag}'`);
+    const spec = byName.get(written);
+    if (!spec) throw new UsageError(`unknown flag '${written}'`);
 
     if (spec.kind === 'boolean') {
       out[spec.name] = inline === undefined ? true : parseBool(flag, inline);
@@ -47,7 +55,7 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]):
     }
     if (spec.kind === 'list') {
       const values = inline !== undefined ? [inline] : [];
-      while (inline === undefined && i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) values.push(argv[++i]!);
+      while (inline === undefined && i + 1 < argv.length && !isFlag(argv[i + 1]!)) values.push(argv[++i]!);
       if (values.length === 0) throw new UsageError(`--${flag} needs at least one value`);
       const prev = out[spec.name];
       out[spec.name] = Array.isArray(prev) && prev !== spec.default ? [...prev, ...values] : values;
@@ -86,7 +94,7 @@ function convert(spec: FlagSpec, flag: string, raw: string): string | number {
 
 export function formatHelp(usage: string, specs: readonly FlagSpec[]): string {
   const rows = specs.map((s) => {
-    const names = [s.name, ...(s.aliases ?? [])].map((n) => `--${n}`).join(', ');
+    const names = [s.name, ...(s.aliases ?? [])].map(flagSyntax).join(', ');
     const meta = s.kind === 'boolean' ? '' : ` ${s.metavar ?? (s.kind === 'list' ? 'VALUE...' : s.kind === 'string' ? 'STR' : 'N')}`;
     const extra: string[] = [];
     if (s.choices) extra.push(`one of: ${s.choices.join(', ')}`);
