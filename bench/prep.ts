@@ -102,6 +102,8 @@ export interface MultiTurnRow {
   /** Fractions of requests answered by each cache level. */
   l0: number;
   l1: number;
+  /** Fraction of all prompt tokens that came from the cache. */
+  reused: number;
 }
 
 /** The reference's default sizes, both levels on. */
@@ -124,7 +126,7 @@ export async function runPrepMultiTurn(ctx: BenchContext, s: MultiTurnSettings):
       rows.push({ cache, ...run });
       ctx.log(
         `prep multi-turn, cache ${cache}: ${run.reqPerSec.toFixed(0)} req/s, p50 ${run.latency.p50.toFixed(2)} ms, p99 ${run.latency.p99.toFixed(2)} ms, ` +
-          `hits L0 ${(run.l0 * 100).toFixed(0)}% L1 ${(run.l1 * 100).toFixed(0)}%`,
+          `hits L0 ${(run.l0 * 100).toFixed(0)}% L1 ${(run.l1 * 100).toFixed(0)}%, tokens from the cache ${(run.reused * 100).toFixed(0)}%`,
       );
     } finally {
       await pool.close();
@@ -138,6 +140,8 @@ type Turn = { role: string; content: string };
 /** Seeded conversations; one request per conversation in flight, as a client waits for its answer. */
 class Chats {
   private readonly idle: Turn[][] = [];
+  /** Seeds every new text, across the warm-up and the measured drive. */
+  private seq = 0;
   private readonly system: string;
 
   constructor(
@@ -160,23 +164,26 @@ class Chats {
     const latency = new Samples();
     let l0 = 0;
     let l1 = 0;
+    let tokens = 0;
+    let reused = 0;
     let stop = false;
-    let seq = 0;
     const t0 = performance.now();
     const worker = async () => {
       while (!stop) {
         const chat = this.idle.shift()!;
-        chat.push({ role: 'user', content: this.text(++seq, this.s.userTokens) });
+        chat.push({ role: 'user', content: this.text(++this.seq, this.s.userTokens) });
         const start = performance.now();
         const res = await pool.renderChat({ messages: chat, addGenerationPrompt: true, continueFinalMessage: false });
         latency.add(performance.now() - start);
         if (res.cacheHit === 'l0') l0++;
         else if (res.cacheHit === 'l1') l1++;
-        chat.push({ role: 'assistant', content: this.text(++seq, this.s.answerTokens) });
+        tokens += res.ids.length;
+        reused += res.cachedTokens ?? 0;
+        chat.push({ role: 'assistant', content: this.text(++this.seq, this.s.answerTokens) });
         this.idle.push(chat.length > 2 * this.s.turns ? this.fresh() : chat);
       }
     };
     await Promise.all([...Array.from({ length: concurrency }, worker), sleep(ms).then(() => (stop = true))]);
-    return { reqPerSec: (latency.count * 1000) / (performance.now() - t0), latency: latency.summary(), l0: l0 / latency.count, l1: l1 / latency.count };
+    return { reqPerSec: (latency.count * 1000) / (performance.now() - t0), latency: latency.summary(), l0: l0 / latency.count, l1: l1 / latency.count, reused: reused / tokens };
   }
 }

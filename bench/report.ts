@@ -116,10 +116,10 @@ function prepSection(p: NonNullable<BenchResults['prep']>): string[] {
       `(a ${m.answerTokens}-token answer is appended after it), replaced after ${m.turns} turns; ${m.concurrency} in flight for ${m.measureMs / 1000} s, ` +
       'the same seeded workload with the tokenizer caches off and on (L0 10000 entries + L1 50 MiB per thread). Times in ms.',
     '',
-    '| tokenizer cache | req/s | latency p50 / p99 | L0 hits | L1 hits |',
-    '|---|---:|---:|---:|---:|',
+    '| tokenizer cache | req/s | latency p50 / p99 | L0 hits | L1 hits | prompt tokens from the cache |',
+    '|---|---:|---:|---:|---:|---:|',
   );
-  for (const r of p.multiTurn.rows) out.push(`| ${r.cache} | **${r.reqPerSec.toFixed(0)}** | ${ms(r.latency.p50)} / ${ms(r.latency.p99)} | ${pct(r.l0)} | ${pct(r.l1)} |`);
+  for (const r of p.multiTurn.rows) out.push(`| ${r.cache} | **${r.reqPerSec.toFixed(0)}** | ${ms(r.latency.p50)} / ${ms(r.latency.p99)} | ${pct(r.l0)} | ${pct(r.l1)} | ${pct(r.reused)} |`);
   return out;
 }
 

@@ -15,6 +15,8 @@ export interface CachedEncoding {
   /** Always a fresh array the caller owns (the prep worker transfers it away). */
   ids: Uint32Array;
   hit?: CacheHit;
+  /** Leading ids that came from the cache. */
+  cachedTokens: number;
 }
 
 /**
@@ -53,16 +55,16 @@ export class CachingEncoder {
   async encode(text: string, addSpecialTokens: boolean): Promise<CachedEncoding> {
     const l0 = this.l0?.[addSpecialTokens ? 1 : 0];
     const whole = l0?.get(text);
-    if (whole) return { ids: whole.slice(), hit: 'l0' };
+    if (whole) return { ids: whole.slice(), hit: 'l0', cachedTokens: whole.length };
     // With add_special_tokens the post-processor may put ids at both ends, so prefixes do not splice.
-    const res = this.l1 && !addSpecialTokens ? await this.encodeByPrefix(this.l1, text) : { ids: await this.tokenizer.encode(text, addSpecialTokens) };
+    const res = this.l1 && !addSpecialTokens ? await this.encodeByPrefix(this.l1, text) : { ids: await this.tokenizer.encode(text, addSpecialTokens), cachedTokens: 0 };
     l0?.set(text, res.ids.slice());
     return res;
   }
 
   private async encodeByPrefix(l1: PrefixCache, text: string): Promise<CachedEncoding> {
     const matches = this.boundaries!.scan(text);
-    if (matches.ends.length === 0) return { ids: await this.tokenizer.encode(text, false) };
+    if (matches.ends.length === 0) return { ids: await this.tokenizer.encode(text, false), cachedTokens: 0 };
     const keys = prefixKeys(text, matches.ends);
     for (let b = keys.length - 1; b >= 0; b--) {
       const end = matches.ends[b]!;
@@ -74,11 +76,11 @@ export class CachingEncoder {
       ids.set(head);
       ids.set(tail, head.length);
       storePrefixes(l1, text, matches, keys, b + 1, ids, head.length);
-      return { ids, hit: 'l1' };
+      return { ids, hit: 'l1', cachedTokens: head.length };
     }
     const ids = await this.tokenizer.encode(text, false);
     storePrefixes(l1, text, matches, keys, 0, ids, 0);
-    return { ids };
+    return { ids, cachedTokens: 0 };
   }
 }
 

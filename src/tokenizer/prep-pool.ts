@@ -14,8 +14,12 @@ export interface ChatPrepInput {
 /** Enough of each head message to tell conversations apart without hashing a 100k-character system prompt on the event loop. */
 const HASHED_CHARS = 4096;
 
-/** The conversation's thread may hold this many more tasks than the least busy one before it is passed over. */
-const AFFINITY_SLACK = 2;
+/**
+ * A conversation's thread is passed over only when it holds more than twice the least busy
+ * thread's tasks plus this many: a small fixed margin gave up most of the hits (busy counts
+ * swing by a few tasks all the time), and a reused prefix is worth more than a short wait.
+ */
+const AFFINITY_SLACK = 4;
 
 /**
  * Template rendering and tokenization run here, in worker threads, so a 100k-token prompt
@@ -48,7 +52,7 @@ export class PrepPool {
     await Promise.all(this.threads.map((_, i) => this.run(i, { op: 'encode', model: this.model, texts: ['warm up'], addSpecialTokens: false })));
   }
 
-  async renderChat(input: ChatPrepInput): Promise<{ text: string; ids: Uint32Array; cacheHit?: CacheHit }> {
+  async renderChat(input: ChatPrepInput): Promise<{ text: string; ids: Uint32Array; cacheHit?: CacheHit; cachedTokens?: number }> {
     const task: ChatPrepTask = { op: 'chat', model: this.model, ...input };
     const res = (await this.run(this.pick(input), task)) as ChatPrepResult;
     if (!res.ok) throw toApiError(res);
@@ -65,7 +69,7 @@ export class PrepPool {
     const least = this.leastBusy();
     if (!this.affinity) return least;
     const home = conversationHash(input) % this.threads.length;
-    return this.busy[home]! - this.busy[least]! > AFFINITY_SLACK ? least : home;
+    return this.busy[home]! > 2 * this.busy[least]! + AFFINITY_SLACK ? least : home;
   }
 
   private leastBusy(): number {

@@ -35,6 +35,6 @@ export interface PrepFailure {
   error: { status: number; message: string; code: string | null; param: string | null };
 }
 
-/** `cacheHit` says which tokenizer cache level answered, when one did. */
-export type ChatPrepResult = { ok: true; text: string; ids: Uint32Array; cacheHit?: CacheHit } | PrepFailure;
+/** `cacheHit` says which tokenizer cache level answered, when one did, and `cachedTokens` how many leading ids it gave. */
+export type ChatPrepResult = { ok: true; text: string; ids: Uint32Array; cacheHit?: CacheHit; cachedTokens?: number } | PrepFailure;
 export type EncodePrepResult = { ok: true; ids: Uint32Array[] } | PrepFailure;

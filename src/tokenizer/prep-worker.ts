@@ -54,8 +54,8 @@ function transferIds(value: ChatPrepResult, ids: Uint32Array): ChatPrepResult {
 
 /** A rendered prompt's markers are literal special tokens: the tokenizer maps each to its single id. */
 async function encodePrompt(model: LoadedModel, text: string): Promise<ChatPrepResult> {
-  const { ids, hit } = await model.encoder.encode(text, false);
-  return transferIds({ ok: true, text, ids, ...(hit ? { cacheHit: hit } : {}) }, ids);
+  const { ids, hit, cachedTokens } = await model.encoder.encode(text, false);
+  return transferIds({ ok: true, text, ids, ...(hit ? { cacheHit: hit, cachedTokens } : {}) }, ids);
 }
 
 export default async function prepare(task: PrepTask): Promise<ChatPrepResult | EncodePrepResult> {
