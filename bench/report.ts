@@ -5,7 +5,7 @@ import { harmonySection, type HarmonyResult, type HarmonySettings } from './harm
 import type { LatencyRow, LatencySettings } from './latency.js';
 import type { ParserResults, ParserRow, ParserSettings, RouterTokenCost, Timing } from './parsers.js';
 import type { PathStats } from './paths.js';
-import type { PrepRow, PrepSettings } from './prep.js';
+import type { MultiTurnRow, MultiTurnSettings, PrepRow, PrepSettings } from './prep.js';
 import type { ProfileSummary } from './profile.js';
 import type { RelayResult, RelaySettings } from './relay.js';
 import { routingSection, routingTargets, type RoutingResult, type RoutingSettings } from './routing.js';
@@ -16,7 +16,7 @@ export interface BenchResults {
   durationSec: number;
   latency?: { settings: LatencySettings; rows: LatencyRow[] };
   relay?: { settings: RelaySettings; result: RelayResult };
-  prep?: { settings: PrepSettings; rows: PrepRow[] };
+  prep?: { settings: PrepSettings; rows: PrepRow[]; multiTurn: { settings: MultiTurnSettings; rows: MultiTurnRow[] } };
   routing?: { settings: RoutingSettings; result: RoutingResult };
   cachesim?: CacheSimResults;
   harmony?: { settings: HarmonySettings; result: HarmonyResult };
@@ -109,6 +109,17 @@ function prepSection(p: NonNullable<BenchResults['prep']>): string[] {
       `| ${r.tokens} | ${ms(r.floor.p50)} / ${ms(r.floor.p99)} | **${r.reqPerSec.toFixed(0)}** | ${count(r.reqPerSec * r.tokens)} | ${ms(r.latency.p50)} / ${ms(r.latency.p99)} | **${ms(r.loop.p99)}** / ${ms(r.loop.max)} | ${pct(r.loop.utilization)} |`,
     );
   }
+  const m = p.multiTurn.settings;
+  out.push(
+    '',
+    `Multi-turn chats: ${m.conversations} conversations over one ${m.systemTokens}-token system prompt, each request the whole history plus a new ${m.userTokens}-token user turn ` +
+      `(a ${m.answerTokens}-token answer is appended after it), replaced after ${m.turns} turns; ${m.concurrency} in flight for ${m.measureMs / 1000} s, ` +
+      'the same seeded workload with the tokenizer caches off and on (L0 10000 entries + L1 50 MiB per thread). Times in ms.',
+    '',
+    '| tokenizer cache | req/s | latency p50 / p99 | L0 hits | L1 hits | prompt tokens from the cache |',
+    '|---|---:|---:|---:|---:|---:|',
+  );
+  for (const r of p.multiTurn.rows) out.push(`| ${r.cache} | **${r.reqPerSec.toFixed(0)}** | ${ms(r.latency.p50)} / ${ms(r.latency.p99)} | ${pct(r.l0)} | ${pct(r.l1)} | ${pct(r.reused)} |`);
   return out;
 }
 

@@ -20,7 +20,7 @@ import type { BenchContext } from './context.js';
 import { runHarmony, type HarmonySettings } from './harmony.js';
 import { runLatency, type LatencySettings } from './latency.js';
 import { routerTokenCost, runParsers, type ParserSettings } from './parsers.js';
-import { runPrep, type PrepSettings } from './prep.js';
+import { runPrep, runPrepMultiTurn, type MultiTurnSettings, type PrepSettings } from './prep.js';
 import { summarizeProfile } from './profile.js';
 import { PromptFactory } from './prompts.js';
 import { measureRoutedRelay, runRelay, type RelaySettings } from './relay.js';
@@ -103,6 +103,16 @@ async function main(argv: string[]): Promise<number> {
     measureMs: quick ? 700 : 5_000,
     floorMs: quick ? 300 : 1_500,
   };
+  const multiTurn: MultiTurnSettings = {
+    threads: prep.threads,
+    concurrency: prep.concurrency,
+    measureMs: quick ? 1_500 : 6_000,
+    conversations: 32,
+    turns: 8,
+    systemTokens: 600,
+    userTokens: 80,
+    answerTokens: 150,
+  };
   const routing: RoutingSettings = {
     promptTokens: quick ? [1024, 4096, 16384] : [1024, 4096, 16384, 131072],
     workers: [10, 100, 500],
@@ -162,7 +172,8 @@ async function main(argv: string[]): Promise<number> {
       results.relay = { settings: relay, result: await runRelay(ctx, relay) };
     });
     await attempt('prep', async () => {
-      results.prep = { settings: prep, rows: await runPrep(ctx, prep) };
+      const rows = await runPrep(ctx, prep);
+      results.prep = { settings: prep, rows, multiTurn: { settings: multiTurn, rows: await runPrepMultiTurn(ctx, multiTurn) } };
     });
     await attempt('parsers', async () => {
       const result = await runParsers(ctx, parsers);

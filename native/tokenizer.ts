@@ -18,6 +18,10 @@ export interface AddedTokenSpec {
   readonly id: number;
   readonly content: string;
   readonly special: boolean;
+  /** How HF matches the token in text; only what is set in tokenizer.json (absent = false). */
+  readonly normalized?: boolean;
+  readonly rstrip?: boolean;
+  readonly singleWord?: boolean;
 }
 
 /** The small parts of tokenizer.json that streaming decode needs; never the vocab or merges. */
@@ -123,7 +127,7 @@ type JsModule = typeof import('@huggingface/tokenizers');
 type JsHandle = InstanceType<JsModule['Tokenizer']>;
 
 interface TokenizerJsonObject {
-  added_tokens?: { id: number; content: string; special?: boolean }[];
+  added_tokens?: { id: number; content: string; special?: boolean; normalized?: boolean; rstrip?: boolean; single_word?: boolean }[];
   decoder?: DecoderSpec | null;
   model?: { type?: string; byte_fallback?: boolean };
 }
@@ -192,7 +196,14 @@ function summaryFromObject(json: TokenizerJsonObject): TokenizerJsonSummary {
     modelType: json.model?.type ?? 'unknown',
     byteFallback: json.model?.byte_fallback === true,
     decoder: json.decoder ?? null,
-    addedTokens: (json.added_tokens ?? []).map((t) => ({ id: t.id, content: t.content, special: t.special === true })),
+    addedTokens: (json.added_tokens ?? []).map((t) => ({
+      id: t.id,
+      content: t.content,
+      special: t.special === true,
+      ...(t.normalized === true ? { normalized: true } : {}),
+      ...(t.rstrip === true ? { rstrip: true } : {}),
+      ...(t.single_word === true ? { singleWord: true } : {}),
+    })),
   };
 }
 

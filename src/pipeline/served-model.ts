@@ -57,12 +57,19 @@ function isDir(p: string): boolean {
  */
 export type ModelSettings = Pick<
   RouterConfig,
-  'modelPath' | 'tokenizerPath' | 'chatTemplate' | 'servedModelName' | 'reasoningParser' | 'toolCallParser' | 'tokenizerBackend' | 'prepThreads'
+  'modelPath' | 'tokenizerPath' | 'chatTemplate' | 'servedModelName' | 'reasoningParser' | 'toolCallParser' | 'tokenizerBackend' | 'prepThreads' | 'tokenizerCacheL0MaxEntries' | 'tokenizerCacheL1MaxMemory'
 >;
 
 /** A model other than the startup one: tokenizer and template from its worker, parsers detected, the shared tokenizer knobs. */
 export function otherModelSettings(config: RouterConfig): ModelSettings {
-  return { reasoningParser: 'auto', toolCallParser: 'auto', tokenizerBackend: config.tokenizerBackend, prepThreads: config.prepThreads };
+  return {
+    reasoningParser: 'auto',
+    toolCallParser: 'auto',
+    tokenizerBackend: config.tokenizerBackend,
+    prepThreads: config.prepThreads,
+    tokenizerCacheL0MaxEntries: config.tokenizerCacheL0MaxEntries,
+    tokenizerCacheL1MaxMemory: config.tokenizerCacheL1MaxMemory,
+  };
 }
 
 function resolveTokenizerDir(config: ModelSettings, info: GetModelInfoResponse | undefined): string {
@@ -102,7 +109,14 @@ export async function loadServedModel(config: ModelSettings, info: GetModelInfoR
     names: [...aliases, dir],
   };
   const harmony = wantsHarmony(config, identity, tokenizer);
-  const prepRef = { dir, backend: config.tokenizerBackend, ...(config.chatTemplate ? { chatTemplatePath: config.chatTemplate } : {}), ...(harmony ? { harmony } : {}) };
+  const cache = { l0MaxEntries: config.tokenizerCacheL0MaxEntries, l1MaxMemory: config.tokenizerCacheL1MaxMemory };
+  const prepRef = {
+    dir,
+    backend: config.tokenizerBackend,
+    ...(config.chatTemplate ? { chatTemplatePath: config.chatTemplate } : {}),
+    ...(harmony ? { harmony } : {}),
+    ...(cache.l0MaxEntries > 0 || cache.l1MaxMemory > 0 ? { cache } : {}),
+  };
   const prep = new PrepPool(prepRef, config.prepThreads);
   try {
     await prep.warmUp();

@@ -1,14 +1,15 @@
 import { Piscina } from 'piscina';
-import { loadTokenizer, type Tokenizer } from '../../native/tokenizer.js';
+import { loadTokenizer } from '../../native/tokenizer.js';
 import { ApiError } from '../errors.js';
 import { renderHarmonyPrompt, type HarmonyFunctionTool } from '../parsers/harmony/encoder.js';
 import { loadModelAssets } from './assets.js';
 import { ChatTemplate } from './chat-template.js';
+import { CachingEncoder } from './encode-cache.js';
 import { normalizeMessages } from './messages.js';
 import type { ChatPrepResult, EncodePrepResult, ModelRef, PrepFailure, PrepTask } from './prep-types.js';
 
 interface LoadedModel {
-  tokenizer: Tokenizer;
+  encoder: CachingEncoder;
   template?: ChatTemplate;
 }
 
@@ -16,7 +17,7 @@ interface LoadedModel {
 const models = new Map<string, Promise<LoadedModel>>();
 
 function load(ref: ModelRef): Promise<LoadedModel> {
-  const key = `${ref.dir}\0${ref.chatTemplatePath ?? ''}\0${ref.backend}`;
+  const key = `${ref.dir}\0${ref.chatTemplatePath ?? ''}\0${ref.backend}\0${ref.cache?.l0MaxEntries ?? 0}\0${ref.cache?.l1MaxMemory ?? 0}`;
   let m = models.get(key);
   if (!m) {
     m = (async () => {
@@ -24,7 +25,8 @@ function load(ref: ModelRef): Promise<LoadedModel> {
       const tokenizer = await loadTokenizer(assets.tokenizerJsonPath, ref.backend);
       // A Harmony model's prompt is never templated: its (optional) template is not even compiled.
       const template = ref.harmony || assets.chatTemplate === undefined ? undefined : new ChatTemplate(assets.chatTemplate, assets.specialTokens);
-      return { tokenizer, template };
+      const encoder = await CachingEncoder.create(tokenizer, ref.cache ?? { l0MaxEntries: 0, l1MaxMemory: 0 });
+      return { encoder, template };
     })();
     models.set(key, m);
     m.catch(() => models.delete(key));
@@ -50,11 +52,17 @@ function transferIds(value: ChatPrepResult, ids: Uint32Array): ChatPrepResult {
   return Piscina.move(transferable as unknown as Parameters<typeof Piscina.move>[0]) as unknown as ChatPrepResult;
 }
 
+/** A rendered prompt's markers are literal special tokens: the tokenizer maps each to its single id. */
+async function encodePrompt(model: LoadedModel, text: string): Promise<ChatPrepResult> {
+  const { ids, hit, cachedTokens } = await model.encoder.encode(text, false);
+  return transferIds({ ok: true, text, ids, ...(hit ? { cacheHit: hit, cachedTokens } : {}) }, ids);
+}
+
 export default async function prepare(task: PrepTask): Promise<ChatPrepResult | EncodePrepResult> {
   try {
     const model = await load(task.model);
     if (task.op === 'encode') {
-      const ids = await Promise.all(task.texts.map((t) => model.tokenizer.encode(t, task.addSpecialTokens)));
+      const ids = await Promise.all(task.texts.map(async (t) => (await model.encoder.encode(t, task.addSpecialTokens)).ids));
       return { ok: true, ids };
     }
     if (task.model.harmony) {
@@ -64,9 +72,7 @@ export default async function prepare(task: PrepTask): Promise<ChatPrepResult | 
         ...(task.tools ? { tools: task.tools as HarmonyFunctionTool[] } : {}),
         ...(typeof reasoningEffort === 'string' ? { reasoningEffort } : {}),
       });
-      // The rendered markers are literal special tokens: the tokenizer maps each to its single id.
-      const ids = await model.tokenizer.encode(text, false);
-      return transferIds({ ok: true, text, ids }, ids);
+      return encodePrompt(model, text);
     }
     if (!model.template) {
       throw new ApiError(400, 'this model has no chat template; pass --chat-template or use /v1/completions', { code: 'chat_template_missing' });
@@ -79,8 +85,7 @@ export default async function prepare(task: PrepTask): Promise<ChatPrepResult | 
       continueFinalMessage: task.continueFinalMessage,
       kwargs: task.kwargs,
     });
-    const ids = await model.tokenizer.encode(text, false);
-    return transferIds({ ok: true, text, ids }, ids);
+    return encodePrompt(model, text);
   } catch (err) {
     return failure(err);
   }

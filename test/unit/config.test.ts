@@ -17,6 +17,20 @@ describe('router flags', () => {
     assert.deepEqual(c.requestIdHeaders, ['x-request-id', 'x-correlation-id', 'x-trace-id', 'request-id']);
   });
 
+  it('keeps the prefix tokenizer cache on and the whole-string one off unless told otherwise', () => {
+    const d = parse(['--worker-urls', 'a:1']);
+    assert.ok(d !== 'help');
+    assert.equal(d.tokenizerCacheL0MaxEntries, 0);
+    assert.equal(d.tokenizerCacheL1MaxMemory, 52428800);
+    const c = parse(['--worker-urls', 'a:1', '--tokenizer-cache-enable-l0', '--tokenizer-cache-l0-max-entries', '50', '--tokenizer-cache-enable-l1=false']);
+    assert.ok(c !== 'help');
+    assert.equal(c.tokenizerCacheL0MaxEntries, 50);
+    assert.equal(c.tokenizerCacheL1MaxMemory, 0);
+    for (const bad of [['--tokenizer-cache-l0-max-entries', '0'], ['--tokenizer-cache-l1-max-memory', '1.5'], ['--tokenizer-cache-enable-l1=maybe']]) {
+      assert.throws(() => parse(['--worker-urls', 'a:1', ...bad]), UsageError, bad.join(' '));
+    }
+  });
+
   it('takes several worker URLs after one flag and normalises them', () => {
     const c = parse(['--worker-urls', 'grpc://a:1', 'http://b:2', 'c:3', '--port=8080']);
     assert.ok(c !== 'help');

@@ -37,7 +37,7 @@ function documentedDefault(spec: FlagSpec): (cell: string) => boolean {
   const machine = MACHINE_DEFAULTS[spec.name];
   if (machine !== undefined) return (cell) => cell === machine;
   const d = spec.default;
-  if (spec.kind === 'boolean') return (cell) => cell === '' || cell === 'off';
+  if (spec.kind === 'boolean') return d === true ? (cell) => cell === 'on' : (cell) => cell === '' || cell === 'off';
   if (d === undefined || (Array.isArray(d) && d.length === 0)) return (cell) => !cell.startsWith('`');
   if (Array.isArray(d)) return (cell) => cell === `\`${d.join(' ')}\`` || cell === `\`${d[0]} … ${d[d.length - 1]}\``;
   return (cell) => cell.startsWith(`\`${String(d)}\``);
