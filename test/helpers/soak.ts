@@ -320,10 +320,27 @@ export async function violations(h: Harness, outcomes: ReadonlyMap<string, Reado
   return out;
 }
 
-/** Waits (generously) for the invariants to hold; returns the violations left when they did not. */
+/**
+ * Checks the invariants once every client has its outcome. The server ends its share of a request
+ * in the same turn as the HTTP response closes (lease finished, gRPC call ended or cancelled), so
+ * once the active-requests gauge reads 0 nothing of the router's may still be in flight, except a
+ * prefill leg draining by design after its pair's answer. Then waits (generously) for the workers'
+ * side to settle; returns what is violated (empty when all holds).
+ */
 export async function settled(h: Harness, outcomes: ReadonlyMap<string, ReadonlySet<WorkerOutcome>>, timeoutMs = 5_000): Promise<string[]> {
-  let last: string[] = [];
   const end = Date.now() + timeoutMs;
+  while ((await scrape(h)).get('switchyard_http_requests_active') !== 0) {
+    if (Date.now() > end) return ['switchyard_http_requests_active stays above 0'];
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const early: string[] = [];
+  for (const e of h.router.fleet.list()) {
+    if (e.role === 'prefill') continue;
+    if (e.inFlight !== 0) early.push(`${e.id}: inFlight ${e.inFlight} when every response had ended`);
+    if (e.client.activeStreams !== 0) early.push(`${e.id}: ${e.client.activeStreams} gRPC streams open when every response had ended`);
+  }
+  if (early.length > 0) return early;
+  let last: string[];
   for (;;) {
     last = await violations(h, outcomes);
     if (last.length === 0 || Date.now() > end) return last;
