@@ -39,6 +39,10 @@ export interface RequestPlan {
   /** early / during-backoff: ms after the start; after-chunks: events received. */
   abortAt: number;
   tokens: number;
+  /** Prompts in one completions or generate request (a batch is answered as one generation group). */
+  prompts: number;
+  /** A long prompt: preparing it keeps the prep pool busy, so early aborts also land while requests are prepared. */
+  long: boolean;
 }
 
 export interface MixOptions {
@@ -79,15 +83,18 @@ export function planMix(o: MixOptions): RequestPlan[] {
       startMs: Math.floor(rnd() * o.spreadMs),
       abortAt: abort === 'after-chunks' ? 1 + Math.floor(rnd() * 4) : Math.floor(rnd() * (abort === 'during-backoff' ? 60 : 40)),
       tokens: 8 + Math.floor(rnd() * 40),
+      long: rnd() < 0.2,
+      prompts: endpoint !== 'chat' && rnd() < 0.2 ? 2 : 1,
     };
   });
 }
 
 const STOP = 'HALT';
+const LONG_CONTEXT = ' Some background follows.'.repeat(1500);
 
 /** The prompt: a shared prefix per group (cache-aware routing sees reuse) and the plan's directives. */
 function promptOf(p: RequestPlan): string {
-  const group = `You are soak assistant ${p.id % 5}. Answer briefly and plainly.`;
+  const group = `You are soak assistant ${p.id % 5}. Answer briefly and plainly.${p.long ? LONG_CONTEXT : ''}`;
   const directive: Record<Fault, string> = {
     none: `<<sim tokens=${p.tokens}>>`,
     unavailable: '<<sim error=UNAVAILABLE message="soak: not now">>',
@@ -126,12 +133,12 @@ function judgeError(status: number | undefined, body: unknown, where: string): O
 /** Finish reasons per choice index of a complete non-streamed body. */
 function completeBody(p: RequestPlan, body: any): string | undefined {
   if (p.endpoint === 'generate') {
-    const items = p.n > 1 ? body : [body];
-    if (!Array.isArray(items) || items.length !== p.n) return `expected ${p.n} generate items`;
+    const items = p.n * p.prompts > 1 ? body : [body];
+    if (!Array.isArray(items) || items.length !== p.n * p.prompts) return `expected ${p.n * p.prompts} generate items`;
     return items.every((it: any) => typeof it.text === 'string' && it.meta_info?.finish_reason?.type) ? undefined : 'a generate item without finish_reason';
   }
   const choices = body?.choices;
-  if (!Array.isArray(choices) || choices.length !== p.n) return `expected ${p.n} choices, got ${JSON.stringify(body)}`;
+  if (!Array.isArray(choices) || choices.length !== p.n * p.prompts) return `expected ${p.n * p.prompts} choices, got ${JSON.stringify(body)}`;
   return choices.every((c: any) => typeof c.finish_reason === 'string') ? undefined : 'a choice without finish_reason';
 }
 
@@ -150,13 +157,15 @@ function completeStream(p: RequestPlan, events: unknown[]): Outcome {
       if (e.meta_info?.finish_reason?.type) finished.add(e.index ?? 0);
     } else for (const c of e.choices ?? []) if (c.finish_reason) finished.add(c.index);
   }
-  return finished.size === p.n ? { kind: 'ok' } : { kind: 'broken', why: `stream finished ${finished.size} of ${p.n} choices` };
+  return finished.size === p.n * p.prompts ? { kind: 'ok' } : { kind: 'broken', why: `stream finished ${finished.size} of ${p.n * p.prompts} choices` };
 }
 
 const PATHS: Record<Endpoint, string> = { chat: '/v1/chat/completions', completions: '/v1/completions', generate: '/generate' };
 
 function bodyOf(p: RequestPlan): Record<string, unknown> {
-  const prompt = promptOf(p);
+  const one = promptOf(p);
+  // A batch's second prompt is served without faults: the first one's failure must cancel it.
+  const prompt = p.prompts === 1 ? one : [one, promptOf({ ...p, fault: 'none' })];
   const stop = p.fault === 'stop' ? [STOP] : undefined;
   if (p.endpoint === 'generate') {
     return { model: p.model, text: prompt, stream: p.stream, sampling_params: { max_new_tokens: 64, n: p.n, ...(stop ? { stop } : {}) } };
@@ -217,7 +226,7 @@ async function viaSdk(client: OpenAI, p: RequestPlan, signal: AbortSignal & { ab
       }
       for (const c of chunk.choices ?? []) if (c.finish_reason) finished.add(c.index);
     }
-    return finished.size === p.n ? { kind: 'ok' } : { kind: 'broken', why: `sdk stream finished ${finished.size} of ${p.n} choices` };
+    return finished.size === p.n * p.prompts ? { kind: 'ok' } : { kind: 'broken', why: `sdk stream finished ${finished.size} of ${p.n * p.prompts} choices` };
   } catch (err) {
     if (err instanceof OpenAI.APIUserAbortError) throw err;
     // A mid-stream error event surfaces as an APIError without a status.
