@@ -123,21 +123,21 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     const req = validateChatRequest(request.body);
     const run = await startChat(ctx, modelOf(request, req.model), req, meta(request));
     if (req.stream) return streamResponse(request, reply, chatStream(run, tokenClock(request)));
-    return collectUnlessGone(reply, run.generation, collectChat(run, req.logprobs));
+    return collectUnlessGone(reply, run.generation, () => collectChat(run, req.logprobs));
   });
 
   app.post('/v1/completions', async (request, reply) => {
     const req = validateCompletionRequest(request.body);
     const run = await startCompletion(ctx, modelOf(request, req.model), req, meta(request));
     if (req.stream) return streamResponse(request, reply, completionStream(run, tokenClock(request)));
-    return collectUnlessGone(reply, completionGroup(run), collectCompletion(run));
+    return collectUnlessGone(reply, completionGroup(run), () => collectCompletion(run));
   });
 
   app.post('/generate', async (request, reply) => {
     const req = validateGenerateRequest(request.body);
     const run = await startGenerate(ctx, modelOf(request, req.model), req, meta(request));
     if (req.stream) return streamResponse(request, reply, generateStream(run, tokenClock(request)));
-    return collectUnlessGone(reply, generateGroup(run), collectGenerate(run));
+    return collectUnlessGone(reply, generateGroup(run), () => collectGenerate(run));
   });
 
   app.get('/v1/models', async () => ({
@@ -209,17 +209,32 @@ function routeHeaders(trace: RouteTrace | undefined): Record<string, string> {
   return trace ? { 'x-switchyard-worker': trace.worker, 'x-switchyard-route-attempt': String(trace.attempt) } : {};
 }
 
-/** Cancels upstream work when the client goes away before the JSON body was sent; the answer (or error) carries the route headers. */
+/**
+ * Runs `onGone` once the client has gone away before its response was sent: when the connection
+ * closes, or at once when it already closed while the request was being prepared (its 'close' has
+ * then been emitted before anyone listened).
+ */
+function whenClientGone(reply: FastifyReply, onGone: () => void): void {
+  const res = reply.raw;
+  const check = () => {
+    if (!res.writableFinished) onGone();
+  };
+  if (res.closed) check();
+  else res.once('close', check);
+}
+
+/**
+ * Collects the answer unless the client goes away first: then the upstream work is cancelled (before
+ * it starts, when the client left during preparation). The answer (or error) carries the route headers.
+ */
 async function collectUnlessGone<T>(
   reply: FastifyReply,
   work: { cancel(reason: string): void; trace(): RouteTrace | undefined },
-  result: Promise<T>,
+  collect: () => Promise<T>,
 ): Promise<T> {
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) work.cancel('client disconnected');
-  });
+  whenClientGone(reply, () => work.cancel('client disconnected'));
   try {
-    return await result;
+    return await collect();
   } finally {
     reply.headers(routeHeaders(work.trace()));
   }
@@ -240,12 +255,14 @@ function streamResponse(request: FastifyRequest, reply: FastifyReply, source: St
       w.onDrained(() => source.resume());
       return w;
     };
-    reply.raw.once('close', () => {
-      if (done || reply.raw.writableFinished) return;
+    whenClientGone(reply, () => {
+      if (done) return;
       done = true;
       source.cancel('client disconnected');
       resolve();
     });
+    // Gone while the request was prepared: nothing is sent to a worker.
+    if (done) return;
     try {
       source.start({
         data: (obj) => {

@@ -76,6 +76,8 @@ export interface SimWorkerStats {
   aborted: number;
   cachedTokensServed: number;
   promptTokens: number;
+  /** Generate calls still open: neither finished, failed nor cancelled. */
+  sessions: number;
 }
 
 /** A failure the worker answers Generate calls with, before any token (see SimWorker.failNext). */
@@ -405,6 +407,7 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
       running: engines.reduce((n, e) => n + e.runningCount, 0),
       waiting: engines.reduce((n, e) => n + e.waitingCount, 0),
       cachedTokensServed: engines.reduce((n, e) => n + e.cachedTokensServed, 0),
+      sessions: sessions.size,
     }),
     setHealthy: (h) => {
       healthy = h;
