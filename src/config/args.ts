@@ -11,6 +11,8 @@ export interface FlagSpec {
   help: string;
   aliases?: string[];
   choices?: readonly string[];
+  /** Other spellings of choices (e.g. the reference gateway's names), mapped to the choice they mean. */
+  choiceAliases?: Readonly<Record<string, string>>;
   min?: number;
   max?: number;
   default?: string | number | boolean | string[];
@@ -79,10 +81,11 @@ function parseBool(flag: string, raw: string): boolean {
 
 function convert(spec: FlagSpec, flag: string, raw: string): string | number {
   if (spec.kind === 'string') {
-    if (spec.choices && !spec.choices.includes(raw)) {
+    const value = spec.choiceAliases?.[raw] ?? raw;
+    if (spec.choices && !spec.choices.includes(value)) {
       throw new UsageError(`--${flag} must be one of ${spec.choices.join(', ')}; got '${raw}'`);
     }
-    return raw;
+    return value;
   }
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} takes a number, got '${raw}'`);

@@ -4,6 +4,9 @@ import { REASONING_PARSER_NAMES, resolveReasoningParserName } from '../parsers/r
 import { resolveToolParserName, TOOL_PARSER_NAMES } from '../parsers/tools/registry.js';
 import { DEFAULT_DURATION_BUCKETS } from '../metrics/router-metrics.js';
 import { DEFAULT_POLICY_OPTIONS, POLICY_NAMES, type PolicyName } from '../routing/types.js';
+
+/** The reference gateway's spelling of a policy we implement under another name (its least_load is a different algorithm). */
+const POLICY_ALIASES: Readonly<Record<string, PolicyName>> = { consistent_hashing: 'consistent_hash' };
 import { formatHelp, parseFlags, UsageError, type FlagSpec, type ParsedFlags } from './args.js';
 
 export type TokenizerBackendName = 'native' | 'js';
@@ -152,7 +155,7 @@ export const ROUTER_FLAGS: readonly FlagSpec[] = [
     help: 'How long to wait for a worker to answer GetModelInfo when the tokenizer comes from it',
   },
   // Routing: one policy instance per served model (and PD leg), on the prompt's token ids.
-  { name: 'policy', kind: 'string', default: 'cache_aware', choices: POLICY_NAMES, help: 'How a worker is chosen for each request' },
+  { name: 'policy', kind: 'string', default: 'cache_aware', choices: POLICY_NAMES, choiceAliases: POLICY_ALIASES, help: 'How a worker is chosen for each request' },
   {
     name: 'block-size',
     kind: 'int',
@@ -263,8 +266,8 @@ export const ROUTER_FLAGS: readonly FlagSpec[] = [
   { name: 'decode', kind: 'list', default: [], metavar: 'URL', help: 'A decode worker; repeat the flag per worker (or list several)' },
   // The issue's pair rule: the prefill leg goes where the prompt's prefix is cached, the decode leg
   // where there is load and KV room to spare (selectPair filters decode workers by KV headroom first).
-  { name: 'prefill-policy', kind: 'string', default: 'cache_aware', choices: POLICY_NAMES, help: 'Routing policy of the prefill leg' },
-  { name: 'decode-policy', kind: 'string', default: 'power_of_two', choices: POLICY_NAMES, help: 'Routing policy of the decode leg, among decode workers with KV room for the request' },
+  { name: 'prefill-policy', kind: 'string', default: 'cache_aware', choices: POLICY_NAMES, choiceAliases: POLICY_ALIASES, help: 'Routing policy of the prefill leg' },
+  { name: 'decode-policy', kind: 'string', default: 'power_of_two', choices: POLICY_NAMES, choiceAliases: POLICY_ALIASES, help: 'Routing policy of the decode leg, among decode workers with KV room for the request' },
   { name: 'tokenizer-cache-enable-l0', kind: 'boolean', default: false, help: 'Cache whole prompts\' token ids in every prep thread (exact text match)' },
   { name: 'tokenizer-cache-l0-max-entries', kind: 'int', default: 10000, min: 1, help: 'Prompts the whole-prompt cache keeps per prep thread (least recently used go first)' },
   // On by default, unlike the reference: multi-turn prep ran 2.4x faster in bench/prep.ts with no cost on

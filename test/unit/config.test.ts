@@ -76,3 +76,12 @@ describe('router flags', () => {
     assert.equal(normalizeWorkerUrl('grpc://[::1]:9000'), 'grpc://[::1]:9000');
   });
 });
+
+describe('routing policy flags', () => {
+  it("take the reference gateway's consistent_hashing for consistent_hash, and nothing unknown", () => {
+    const c = parse(['--worker-urls', 'a:1', '--policy', 'consistent_hashing']);
+    assert.ok(c !== 'help');
+    assert.equal(c.policy, 'consistent_hash');
+    assert.throws(() => parse(['--worker-urls', 'a:1', '--policy', 'least_load']), UsageError);
+  });
+});
