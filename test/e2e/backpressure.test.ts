@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { MODEL, sseData, startHarness, waitFor, type Harness, type HarnessOptions } from '../helpers/harness.js';
+import { MODEL, sseData, startHarness, streamChat, waitFor, type Harness, type HarnessOptions } from '../helpers/harness.js';
 
 /** Far more SSE than loopback socket and HTTP/1.1 buffers hold (~150 bytes an event): the router must pause. */
 const LONG = '<<sim tokens=50000>>';
@@ -9,6 +9,8 @@ const LONG = '<<sim tokens=50000>>';
 const BUFFER_BOUND = 512 * 1024;
 /** How long the client stalls once backpressure reached the worker, sampling the router's buffers. */
 const STALL_MS = 400;
+/** Stalled streams at once: enough paused flow-control windows to starve a connection that is not shared fairly. */
+const STALLED_STREAMS = 8;
 
 const body = (stream: boolean) => JSON.stringify({ model: MODEL, stream, max_tokens: 60000, messages: [{ role: 'user', content: `tell a long story ${LONG}` }] });
 
@@ -89,6 +91,21 @@ for (const [mode, opts] of [
       assert.equal(content, expected);
       await waitFor(() => released(h), 5_000, 'leases and streams released');
       assert.deepEqual(await sseGauges(h), { blocked: 0, buffered: 0 });
+    });
+
+    it('keeps serving other requests on the same worker connection while stalled streams are paused', async () => {
+      const worker = relayed(h);
+      const before = worker.stats().blockedWrites;
+      // Each paused gRPC stream holds up to its flow-control window: together far more than one connection's default.
+      const stalled = Array.from({ length: STALLED_STREAMS }, () => stalledStream(h));
+      await Promise.all(stalled.map((s) => s.res));
+      await waitFor(() => worker.stats().blockedWrites >= before + STALLED_STREAMS, 20_000, 'every stalled stream to block its worker call');
+      const other = await streamChat(h, { max_tokens: 3000, messages: [{ role: 'user', content: 'another client <<sim tokens=2000>>' }] });
+      assert.equal(other.finish, 'stop', 'the other client got its whole answer, up to EOS');
+      assert.ok(other.content.length > 2000);
+      assert.equal((await sseGauges(h)).blocked, STALLED_STREAMS, 'the stalled streams are still paused');
+      for (const s of stalled) s.req.destroy();
+      await waitFor(() => released(h), 5_000, 'leases and streams released');
     });
 
     it('cancels and aborts the paused worker call when the stalled client disconnects, returning every lease', async () => {
