@@ -15,6 +15,12 @@ export interface AdmissionGauges {
   readonly inFlight: number;
 }
 
+/** Live numbers of the open SSE responses, read at scrape time. */
+export interface SseGauges {
+  readonly blocked: number;
+  readonly bufferedBytes: number;
+}
+
 /**
  * Times one streamed response's tokens: the first call records time-to-first-token, every
  * later one the gap since the previous. Created once per request; `token()` allocates nothing.
@@ -90,12 +96,25 @@ export class RouterMetrics {
 
   /** Exposes the admission queue depth and admitted in-flight count (only when admission is on). */
   watchAdmission(gate: AdmissionGauges): void {
-    const depth = this.registry.gauge('switchyard_admission_queue_depth', 'Requests waiting for an admission slot');
-    const inflight = this.registry.gauge('switchyard_admission_inflight', 'Requests holding an admission slot');
-    const d = depth.labels();
-    const f = inflight.labels();
-    depth.collect = () => d.set(gate.queued);
-    inflight.collect = () => f.set(gate.inFlight);
+    this.scrapedGauge('switchyard_admission_queue_depth', 'Requests waiting for an admission slot', () => gate.queued);
+    this.scrapedGauge('switchyard_admission_inflight', 'Requests holding an admission slot', () => gate.inFlight);
+  }
+
+  /** Exposes the SSE responses held up by slow clients and the bytes the router buffers for them. */
+  watchSse(streams: SseGauges): void {
+    this.scrapedGauge('switchyard_sse_streams_blocked', 'Streaming responses paused because the client is not reading', () => streams.blocked);
+    this.scrapedGauge(
+      'switchyard_sse_buffered_bytes',
+      'Bytes of streaming responses queued in the router, not yet taken by the socket',
+      () => streams.bufferedBytes,
+    );
+  }
+
+  /** An unlabelled gauge whose value is read when /metrics is scraped. */
+  private scrapedGauge(name: string, help: string, read: () => number): void {
+    const gauge = this.registry.gauge(name, help);
+    const value = gauge.labels();
+    gauge.collect = () => value.set(read());
   }
 }
 

@@ -22,7 +22,7 @@ import { parseJsonKeepingFloats } from '../tokenizer/jinja-compat.js';
 import { registerAdminRoutes, type AdminRouteOptions } from './admin-routes.js';
 import { toApiError } from './errors.js';
 import { installGuards, type GuardOptions } from './guards.js';
-import { SseWriter } from './sse.js';
+import { SseStreams, SseWriter } from './sse.js';
 
 export interface AppOptions extends GuardOptions, AdminRouteOptions {
   logLevel: string;
@@ -65,6 +65,8 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
   const metrics = ctx.metrics;
+  const sseStreams = new SseStreams();
+  metrics.watchSse(sseStreams);
 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -122,21 +124,21 @@ export function buildApp(ctx: PipelineContext, opts: AppOptions): FastifyInstanc
   app.post('/v1/chat/completions', async (request, reply) => {
     const req = validateChatRequest(request.body);
     const run = await startChat(ctx, modelOf(request, req.model), req, meta(request));
-    if (req.stream) return streamResponse(request, reply, chatStream(run, tokenClock(request)));
+    if (req.stream) return streamResponse(sseStreams, request, reply, chatStream(run, tokenClock(request)));
     return collectUnlessGone(reply, run.generation, () => collectChat(run, req.logprobs));
   });
 
   app.post('/v1/completions', async (request, reply) => {
     const req = validateCompletionRequest(request.body);
     const run = await startCompletion(ctx, modelOf(request, req.model), req, meta(request));
-    if (req.stream) return streamResponse(request, reply, completionStream(run, tokenClock(request)));
+    if (req.stream) return streamResponse(sseStreams, request, reply, completionStream(run, tokenClock(request)));
     return collectUnlessGone(reply, completionGroup(run), () => collectCompletion(run));
   });
 
   app.post('/generate', async (request, reply) => {
     const req = validateGenerateRequest(request.body);
     const run = await startGenerate(ctx, modelOf(request, req.model), req, meta(request));
-    if (req.stream) return streamResponse(request, reply, generateStream(run, tokenClock(request)));
+    if (req.stream) return streamResponse(sseStreams, request, reply, generateStream(run, tokenClock(request)));
     return collectUnlessGone(reply, generateGroup(run), () => collectGenerate(run));
   });
 
@@ -245,13 +247,13 @@ async function collectUnlessGone<T>(
  * still get a proper HTTP status; later failures end the stream with an error event and [DONE].
  * A client disconnect cancels the source (and so the gRPC call) at once; a full socket pauses it.
  */
-function streamResponse(request: FastifyRequest, reply: FastifyReply, source: StreamSource): Promise<void> {
+function streamResponse(streams: SseStreams, request: FastifyRequest, reply: FastifyReply, source: StreamSource): Promise<void> {
   return new Promise((resolve, reject) => {
     let sse: SseWriter | undefined;
     let done = false;
     const open = (): SseWriter => {
       reply.hijack();
-      const w = new SseWriter(reply.raw, { 'x-request-id': request.id, ...routeHeaders(source.trace()) });
+      const w = new SseWriter(reply.raw, { 'x-request-id': request.id, ...routeHeaders(source.trace()) }, streams);
       w.onDrained(() => source.resume());
       return w;
     };

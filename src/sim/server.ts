@@ -73,11 +73,16 @@ export interface SimWorkerStats {
   running: number;
   waiting: number;
   cancelled: number;
+  /** Abort RPCs that stopped a running request. */
   aborted: number;
+  /** Abort RPCs received, also those that came after the call had ended (a reset stream arrives first). */
+  abortCalls: number;
   cachedTokensServed: number;
   promptTokens: number;
   /** Generate calls still open: neither finished, failed nor cancelled. */
   sessions: number;
+  /** Times a Generate stream write returned false: the router stopped reading (paused its call). */
+  blockedWrites: number;
 }
 
 /** A failure the worker answers Generate calls with, before any token (see SimWorker.failNext). */
@@ -146,7 +151,7 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
   const script = await ReplyScript.create(opts.tokenizer);
   const events = new EventEmitter();
   const sessions = new Map<string, GenerateSession>();
-  const counters = { generates: 0, cancelled: 0, aborted: 0, promptTokens: 0 };
+  const counters = { generates: 0, cancelled: 0, aborted: 0, promptTokens: 0, blockedWrites: 0, abortCalls: 0 };
   const startTime = new Date();
   let lastReceive = 0;
   let healthy = true;
@@ -169,6 +174,9 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
     },
     onPromptAccepted: (tokens) => {
       counters.promptTokens += tokens;
+    },
+    onBlocked: () => {
+      counters.blockedWrites++;
     },
     onFinished: (s, index, reason) => events.emit('finished', s.requestId, reason, index),
     onCancelled: (s) => {
@@ -282,6 +290,7 @@ export async function startSimWorker(opts: SimWorkerOptions): Promise<SimWorker>
     abort(call, callback: sendUnaryData<AbortResponse>) {
       if (deny(call, callback)) return;
       const req: AbortRequest = call.request;
+      counters.abortCalls++;
       let hit = sessions.get(req.requestId)?.abort(null) ?? false;
       if (!hit) {
         const m = SUB_REQUEST.exec(req.requestId);

@@ -25,6 +25,8 @@ export interface SessionContext {
   /** The engine of DP rank `rank`, or the least busy one for rank 0 (proto3's unset). */
   pickEngine(rank: number): SimEngine;
   onPromptAccepted(tokens: number): void;
+  /** A write to the call's stream returned false: the client is not reading (backpressure reached the worker). */
+  onBlocked(): void;
   onFinished(session: GenerateSession, index: number, reason: string): void;
   onCancelled(session: GenerateSession): void;
   onClosed(session: GenerateSession): void;
@@ -288,7 +290,9 @@ export class GenerateSession {
   }
 
   private send(msg: GenerateResponse): void {
-    if (!this.call.write(msg)) this.blocked = true;
+    if (this.call.write(msg)) return;
+    this.blocked = true;
+    this.ctx.onBlocked();
   }
 
   private drain(): void {

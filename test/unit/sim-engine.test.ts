@@ -168,6 +168,7 @@ describe('sim engine: batching and latency', () => {
     const engine = new SimEngine({ ...FAST, prefillChunk: 0, kvCapacityTokens: 1 << 16, blockSize: 16, maxRunning: 8, eosTokenIds: [EOS] });
     const writes: GenerateResponse[] = [];
     let accept = false;
+    let blockedWrites = 0;
     const call = Object.assign(new EventEmitter(), {
       request: request('<<sim tokens=50>>', {}, true),
       write: (msg: GenerateResponse) => writes.push(msg) > 0 && accept,
@@ -183,6 +184,7 @@ describe('sim engine: batching and latency', () => {
       blockSize: 16,
       pickEngine: () => engine,
       onPromptAccepted: () => {},
+      onBlocked: () => void blockedWrites++,
       onFinished: () => {},
       onCancelled: () => {},
       onClosed: () => {},
@@ -192,6 +194,7 @@ describe('sim engine: batching and latency', () => {
     await sleep(30);
     assert.equal(engine.runningCount, 0, 'the engine finished while the call was blocked');
     assert.equal(writes.length, 1, 'nothing written after write() returned false');
+    assert.equal(blockedWrites, 1, 'the refused write was reported');
     accept = true;
     call.emit('drain');
     await ended;
