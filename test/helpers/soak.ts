@@ -6,20 +6,9 @@
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import OpenAI from 'openai';
+import { mulberry32 } from '../../bench/rng.js';
 import { sseData, type Harness } from './harness.js';
 import type { WorkerOutcome } from '../../src/workers/grpc-errors.js';
-
-/** mulberry32: a small seeded generator, so a failing mix can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Endpoint = 'chat' | 'completions' | 'generate';
 type Fault = 'none' | 'unavailable' | 'overload' | 'internal' | 'fail-after' | 'slow' | 'stop' | 'fail-next' | 'prefill-error';
@@ -60,7 +49,7 @@ function pick<T>(rnd: () => number, items: readonly T[]): T {
 }
 
 export function planMix(o: MixOptions): RequestPlan[] {
-  const rnd = seededRandom(o.seed);
+  const rnd = mulberry32(o.seed);
   // Hard failures (5xx) are rarer than the rest: a few of them already open breakers, by design.
   const faults: Fault[] = ['none', 'none', 'none', 'none', 'none', 'none', 'unavailable', 'overload', 'fail-after', 'fail-after', 'slow', 'slow', 'stop', 'stop', 'fail-next', 'fail-next', 'internal'];
   if (o.pd) faults.push('prefill-error');
@@ -284,7 +273,7 @@ export function recordOutcomes(h: Harness): Map<string, Set<WorkerOutcome>> {
 
 /** Fails requests to `workers` at random moments with failNext, as the plans with that fault say. */
 export function armFailNext(h: Harness, plans: readonly RequestPlan[], seed: number): void {
-  const rnd = seededRandom(seed);
+  const rnd = mulberry32(seed);
   for (const p of plans) {
     if (p.fault !== 'fail-next') continue;
     setTimeout(() => {

@@ -7,19 +7,9 @@ import { bundledTokenizerDir, type BundledModel } from '../../src/tokenizer/bund
 import { ChatTemplate } from '../../src/tokenizer/chat-template.js';
 import { CachingEncoder, type CacheHit } from '../../src/tokenizer/encode-cache.js';
 import { normalizeMessages } from '../../src/tokenizer/messages.js';
+import { mulberry32 } from '../../bench/rng.js';
 
 const MODELS: BundledModel[] = ['qwen3', 'deepseek_v3', 'llama3_1', 'gptoss', 'gemma3'];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['hello', ' world', 'Ünïcödé', '日本語のテキスト', ' 😀🚀', '  ', '\n\n', '\t', '   \n  ', 'x=1;', '<', '<|', '|>', '<｜', 'don\'t', '1234567', ' ', '\r\n'];
 
@@ -64,7 +54,7 @@ for (const name of MODELS) {
       const f = await fixture(name);
       const enc = await CachingEncoder.create(f.tokenizer, { l0MaxEntries: 50, l1MaxMemory: 1 << 20 });
       assert.ok(enc.l1Enabled, 'the prefix cache splits this tokenizer cleanly');
-      const r = rng(7);
+      const r = mulberry32(7);
       const hits: (CacheHit | undefined)[] = [];
       for (let conv = 0; conv < 4; conv++) {
         const messages = [{ role: 'system', content: `You are helper ${conv % 2}. ${phrase(r, [], 12)}` }];
@@ -83,7 +73,7 @@ for (const name of MODELS) {
       const f = await fixture(name);
       // A small budget evicts constantly; L0 off so every warm encode goes through the prefix cache.
       const enc = await CachingEncoder.create(f.tokenizer, { l0MaxEntries: 0, l1MaxMemory: 4096 });
-      const r = rng(11);
+      const r = mulberry32(11);
       const bases = Array.from({ length: 6 }, () => phrase(r, f.specials, 20));
       let l1 = 0;
       for (let i = 0; i < 60; i++) {
